@@ -1,0 +1,138 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import { Client } from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import * as lockfile from 'proper-lockfile';
+import type { PrismaClient } from '../generated/prisma/client';
+
+/** The driver adapter PrismaClient takes. */
+export type PrismaAdapter = NonNullable<NonNullable<ConstructorParameters<typeof PrismaClient>[0]>['adapter']>;
+
+/** Runs a multi-statement SQL script atomically; used by the migration runner. */
+export interface ScriptRunner {
+  query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  /** Runs `sql` inside one transaction. */
+  runScript(sql: string): Promise<void>;
+  /** Serialises migrators across processes. */
+  withMigrationLock<T>(fn: () => Promise<T>): Promise<T>;
+  close(): Promise<void>;
+}
+
+/**
+ * The physical database: a Postgres server (DATABASE_URL) or the embedded PGlite under
+ * PGLITE_DATA_DIR. PGlite is single-connection and has no cross-process locking, so a lock file
+ * keeps a second process off the same data directory.
+ */
+export abstract class DatabaseConnection {
+  abstract readonly kind: 'postgres' | 'pglite';
+  abstract prismaAdapter(): PrismaAdapter;
+  abstract openScriptRunner(): Promise<ScriptRunner>;
+  abstract close(): Promise<void>;
+
+  static async open(options: { databaseUrl?: string; poolMax: number; pgliteDataDir: string }): Promise<DatabaseConnection> {
+    if (options.databaseUrl) return new PostgresConnection(options.databaseUrl, options.poolMax);
+    return PgliteConnection.openDir(options.pgliteDataDir);
+  }
+}
+
+const MIGRATION_LOCK_KEY = 7_271_904_111;
+
+class PostgresConnection extends DatabaseConnection {
+  readonly kind = 'postgres' as const;
+  constructor(private readonly url: string, private readonly poolMax: number) {
+    super();
+  }
+
+  prismaAdapter(): PrismaAdapter {
+    return new PrismaPg({ connectionString: this.url, max: this.poolMax, connectionTimeoutMillis: 5_000 });
+  }
+
+  async openScriptRunner(): Promise<ScriptRunner> {
+    const client = new Client({ connectionString: this.url });
+    await client.connect();
+    return {
+      query: async <T>(sql: string, params: unknown[] = []) => (await client.query(sql, params)).rows as T[],
+      runScript: async (sql: string) => {
+        await client.query('BEGIN');
+        try {
+          await client.query(sql);
+          await client.query('COMMIT');
+        } catch (err) {
+          await client.query('ROLLBACK').catch(() => undefined);
+          throw err;
+        }
+      },
+      withMigrationLock: async <T>(fn: () => Promise<T>) => {
+        await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY]);
+        try {
+          return await fn();
+        } finally {
+          await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY]).catch(() => undefined);
+        }
+      },
+      close: () => client.end(),
+    };
+  }
+
+  async close(): Promise<void> {}
+}
+
+class PgliteConnection extends DatabaseConnection {
+  readonly kind = 'pglite' as const;
+  private constructor(
+    private readonly db: PGlite,
+    private readonly releaseLock: () => Promise<void>,
+  ) {
+    super();
+  }
+
+  static async openDir(dataDir: string): Promise<PgliteConnection> {
+    const dir = resolve(dataDir);
+    mkdirSync(dir, { recursive: true });
+    let release: () => Promise<void>;
+    try {
+      release = await lockfile.lock(dir, { lockfilePath: `${dir}.lock`, stale: 15_000, update: 5_000 });
+    } catch (err) {
+      throw new Error(
+        `The embedded database at ${dir} is in use by another process (${(err as Error).message}). ` +
+          'Stop the other broker first, or point PGLITE_DATA_DIR elsewhere.',
+      );
+    }
+    try {
+      const db = await PGlite.create(dir);
+      return new PgliteConnection(db, release);
+    } catch (err) {
+      await release();
+      throw err;
+    }
+  }
+
+  prismaAdapter(): PrismaAdapter {
+    return new PrismaPGlite(this.db) as unknown as PrismaAdapter;
+  }
+
+  async openScriptRunner(): Promise<ScriptRunner> {
+    const db = this.db;
+    return {
+      query: async <T>(sql: string, params: unknown[] = []) => (await db.query<T>(sql, params)).rows,
+      // PGlite's prepared statements refuse multi-statement SQL; exec() takes a whole script.
+      runScript: async (sql: string) => {
+        await db.transaction(async (tx) => {
+          await tx.exec(sql);
+        });
+      },
+      withMigrationLock: (fn) => fn(),
+      close: async () => undefined,
+    };
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.db.close();
+    } finally {
+      await this.releaseLock().catch(() => undefined);
+    }
+  }
+}
