@@ -1,0 +1,42 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER } from '@nestjs/core';
+import { LoggerModule } from 'nestjs-pino';
+import type { DestinationStream } from 'pino';
+import { AuditModule } from './audit/audit.module';
+import { BootstrapModule } from './bootstrap/bootstrap.module';
+import { BrokerConfigModule } from './config/config.module';
+import { validateConfig } from './config/config.schema';
+import { DatabaseModule } from './database/database.module';
+import { HealthModule } from './health/health.module';
+import { loggerOptions } from './http/logging';
+import { ProblemDetailsFilter } from './http/problem-details.filter';
+import { SecretsModule } from './secrets/secrets.module';
+import { SessionsModule } from './sessions/sessions.module';
+
+export interface AppOptions {
+  env?: Record<string, string | undefined>;
+  /** Where log lines go (tests capture them); stdout by default. */
+  logDestination?: DestinationStream;
+}
+
+@Module({})
+export class AppModule {
+  static forRoot(options: AppOptions = {}): DynamicModule {
+    const env = options.env ?? process.env;
+    const config = validateConfig(env);
+    return {
+      module: AppModule,
+      imports: [
+        BrokerConfigModule.forRoot(env),
+        LoggerModule.forRoot(loggerOptions(config, options.logDestination)),
+        DatabaseModule,
+        SecretsModule,
+        AuditModule,
+        HealthModule,
+        SessionsModule,
+        ...(config.BOOTSTRAP_ENROLLMENT ? [BootstrapModule] : []),
+      ],
+      providers: [{ provide: APP_FILTER, useClass: ProblemDetailsFilter }],
+    };
+  }
+}

@@ -1,0 +1,62 @@
+import { ExecutionContext, Injectable } from '@nestjs/common';
+import { AuthGuard } from '@nestjs/passport';
+import type { FastifyRequest } from 'fastify';
+import { TokenExpiredError, NotBeforeError, JsonWebTokenError } from 'jsonwebtoken';
+import { AuditTrail } from '../audit/audit-trail';
+import { AuthenticationError } from '../common/errors';
+import { auditOrigin } from '../http/audit-origin';
+import { DEVICE_JWT, claimedDevice } from './device-jwt.strategy';
+
+/**
+ * Authenticates POS devices. Every refusal leaves an `auth.refused` audit event with the precise
+ * reason, while the caller only ever learns "401".
+ */
+@Injectable()
+export class DeviceAuthGuard extends AuthGuard(DEVICE_JWT) {
+  constructor(private readonly audit: AuditTrail) {
+    super();
+  }
+
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    try {
+      return (await super.canActivate(context)) as boolean;
+    } catch (err) {
+      if (!(err instanceof AuthenticationError)) throw err;
+      const req = context.switchToHttp().getRequest<FastifyRequest>();
+      await this.audit.record({
+        action: 'auth.refused',
+        outcome: 'denied',
+        reason: err.reason,
+        actorType: 'device',
+        actorId: claimedDevice(req),
+        ...auditOrigin(req),
+        details: { route: req.routeOptions.url, method: req.method },
+      });
+      throw err;
+    }
+  }
+
+  override handleRequest<T>(err: unknown, user: T, info: unknown): T {
+    if (err instanceof AuthenticationError) throw err;
+    if (err) throw err;
+    if (!user) throw new AuthenticationError(reasonOf(info));
+    return user;
+  }
+}
+
+function reasonOf(info: unknown): string {
+  if (info instanceof AuthenticationError) return info.reason;
+  if (info instanceof TokenExpiredError) return 'token-expired';
+  if (info instanceof NotBeforeError) return 'token-not-yet-valid';
+  if (info instanceof JsonWebTokenError) {
+    const m = info.message;
+    if (m.includes('audience')) return 'wrong-audience';
+    if (m.includes('algorithm')) return 'algorithm-refused';
+    if (m.includes('signature is required')) return 'unsigned-token';
+    if (m.includes('signature')) return 'bad-signature';
+    if (m.includes('maxAge')) return 'token-too-old';
+    return 'malformed-token';
+  }
+  if (info instanceof Error && info.message === 'No auth token') return 'no-token';
+  return 'malformed-token';
+}

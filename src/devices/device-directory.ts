@@ -1,0 +1,29 @@
+import { Injectable } from '@nestjs/common';
+import { TtlCache } from '../common/ttl-cache';
+import { AppConfig } from '../config/app-config';
+import type { DeviceAuthView } from './device';
+import { DeviceRepository } from './device.repository';
+
+/**
+ * Device keys, status, policy and bindings for the hot path, cached for DEVICE_CACHE_TTL_MS.
+ * Changes made through this instance invalidate at once; other instances see them within the TTL.
+ */
+@Injectable()
+export class DeviceDirectory {
+  private readonly cache: TtlCache<string, DeviceAuthView | null>;
+
+  constructor(
+    private readonly repository: DeviceRepository,
+    config: AppConfig,
+  ) {
+    this.cache = new TtlCache(config.values.DEVICE_CACHE_TTL_MS);
+  }
+
+  find(deviceId: string): Promise<DeviceAuthView | null> {
+    return this.cache.get(deviceId, (id) => this.repository.findAuthView(id));
+  }
+
+  invalidate(deviceId: string): void {
+    this.cache.invalidate(deviceId);
+  }
+}

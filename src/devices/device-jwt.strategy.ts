@@ -1,0 +1,102 @@
+import { Injectable } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import type { FastifyRequest } from 'fastify';
+import { decode } from 'jsonwebtoken';
+import { ExtractJwt, Strategy } from 'passport-jwt';
+import { AuthenticationError } from '../common/errors';
+import { AppConfig } from '../config/app-config';
+import type { DeviceAuthView, DeviceKeyView, DevicePrincipal } from './device';
+import { DeviceDirectory } from './device-directory';
+import { ReplayGuard } from './replay-guard';
+
+export const DEVICE_JWT = 'device-jwt';
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface DeviceClaims {
+  sub?: unknown;
+  jti?: unknown;
+  iat?: unknown;
+  exp?: unknown;
+}
+
+/**
+ * Device JWTs: signed by the device's own enrolled key (ES256), `aud` = the broker, `exp` at most
+ * DEVICE_JWT_MAX_LIFETIME_SECONDS after `iat`, a `jti` never seen before. passport-jwt checks
+ * signature, algorithm allow-list, audience and expiry; the rest is checked here.
+ */
+@Injectable()
+export class DeviceJwtStrategy extends PassportStrategy(Strategy, DEVICE_JWT) {
+  private readonly maxLifetime: number;
+  private readonly skew: number;
+
+  constructor(
+    private readonly devices: DeviceDirectory,
+    private readonly replay: ReplayGuard,
+    config: AppConfig,
+  ) {
+    const c = config.values;
+    super({
+      jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(),
+      algorithms: ['ES256'],
+      audience: c.DEVICE_JWT_AUDIENCE,
+      ignoreExpiration: false,
+      jsonWebTokenOptions: { clockTolerance: c.DEVICE_JWT_CLOCK_SKEW_SECONDS },
+      passReqToCallback: true,
+      secretOrKeyProvider: (req: FastifyRequest, raw: string, done: (err: unknown, key?: unknown) => void) => {
+        this.keyFor(req, raw).then(
+          (key) => done(null, key),
+          (err: unknown) => done(err),
+        );
+      },
+    } as ConstructorParameters<typeof Strategy>[0]);
+    this.maxLifetime = c.DEVICE_JWT_MAX_LIFETIME_SECONDS;
+    this.skew = c.DEVICE_JWT_CLOCK_SKEW_SECONDS;
+  }
+
+  async validate(req: FastifyRequest, claims: DeviceClaims): Promise<DevicePrincipal> {
+    const { sub, jti, iat, exp } = claims;
+    if (typeof sub !== 'string' || typeof jti !== 'string' || jti.length === 0 || jti.length > 128)
+      throw new AuthenticationError('claims-missing');
+    if (typeof iat !== 'number' || typeof exp !== 'number') throw new AuthenticationError('claims-missing');
+    const now = Date.now() / 1000;
+    if (iat > now + this.skew) throw new AuthenticationError('iat-in-future');
+    if (exp - iat > this.maxLifetime) throw new AuthenticationError('lifetime-too-long');
+    const device = await this.devices.find(sub);
+    if (!device) throw new AuthenticationError('unknown-device');
+    if (device.status !== 'active') throw new AuthenticationError(`device-${device.status}`);
+    if (!(await this.replay.claim(device.id, jti, new Date(exp * 1000)))) throw new AuthenticationError('jti-replayed');
+    authenticatedDevice(req, device.id);
+    return { deviceId: device.id, policy: device.policy, terminalNumbers: device.terminalNumbers, jti };
+  }
+
+  private async keyFor(req: FastifyRequest, raw: string): Promise<unknown> {
+    const token = decode(raw, { complete: true });
+    if (!token || typeof token.payload !== 'object') throw new AuthenticationError('malformed-token');
+    const sub = token.payload.sub;
+    if (typeof sub !== 'string' || !UUID.test(sub)) throw new AuthenticationError('unknown-device');
+    claimedDevice(req, sub);
+    const device = await this.devices.find(sub);
+    if (!device) throw new AuthenticationError('unknown-device');
+    const key = selectKey(device, token.header.kid);
+    if (!key) throw new AuthenticationError('no-usable-key');
+    return key.key;
+  }
+}
+
+/** The key named by `kid`, else the newest key still valid. */
+function selectKey(device: DeviceAuthView, kid: string | undefined): DeviceKeyView | undefined {
+  const now = Date.now();
+  const usable = device.keys.filter((k) => k.expiresAt === undefined || k.expiresAt > now);
+  return kid === undefined ? usable[0] : usable.find((k) => k.id === kid);
+}
+
+/** Which device the (not yet verified) token names: for the audit record of a refusal. */
+export function claimedDevice(req: FastifyRequest, deviceId?: string): string | undefined {
+  const bag = req as FastifyRequest & { claimedDeviceId?: string };
+  if (deviceId !== undefined) bag.claimedDeviceId = deviceId;
+  return bag.claimedDeviceId;
+}
+
+function authenticatedDevice(req: FastifyRequest, deviceId: string): void {
+  (req.raw as typeof req.raw & { deviceId?: string }).deviceId = deviceId;
+}

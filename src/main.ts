@@ -1,0 +1,23 @@
+import 'reflect-metadata';
+import { config as loadDotenv } from 'dotenv';
+import { createApp } from './app.factory';
+import { validateConfig } from './config/config.schema';
+
+/** Production entry point: configuration from the environment (and .env when present). */
+async function main(): Promise<void> {
+  loadDotenv({ quiet: true });
+  let config;
+  try {
+    config = validateConfig(process.env);
+  } catch (err) {
+    process.stderr.write(`${(err as Error).message}\n`);
+    process.exit(78); // EX_CONFIG
+  }
+  const app = await createApp();
+  await app.listen({ port: config.PORT, host: config.HOST });
+}
+
+void main().catch((err: unknown) => {
+  process.stderr.write(`failed to start: ${(err as Error).message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,11 @@
+/** A merchant terminal as the issuance path needs it; its credentials stay in the secret store. */
+export interface Terminal {
+  readonly id: string;
+  readonly terminalNumber: string;
+  readonly label: string;
+  readonly provider: string;
+  readonly endpointUrl: string;
+  /** Path of the terminal's credentials in the secret store. */
+  readonly credentialRef: string;
+  readonly enabled: boolean;
+}
