@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { request } from 'undici';
 import { buildDoDealRequest, parseHypResponse } from '../src/gateways/hyp/hyp-xml';
+import { SecretsProvider } from '../src/secrets/secrets-provider';
 import { TerminalDirectory } from '../src/terminals/terminal-directory';
 import { BrokerHarness, NO_SESSIONS_TERMINAL, SECOND_TERMINAL, TERMINAL } from './support/broker-harness';
 
@@ -147,6 +148,25 @@ describe('POST /v1/sessions (Postgres + Hyp sandbox over HTTP)', () => {
       expect(denied.body).toMatchObject({ status: 502, code: 'gateway-merchant-auth-failed', gatewayResult: '405' });
     } finally {
       h.sandbox.setTerminal(TERMINAL, { user: 'merchant-a', password: h.password });
+    }
+  });
+
+  it('after a 405 reads the credentials again once, so a rotated password works without restart', async () => {
+    const device = await h.enrollDevice();
+    const rotated = `rotated-${Date.now()}`;
+    h.sandbox.setTerminal(TERMINAL, { user: 'merchant-a', password: rotated });
+    h.writeSecrets(rotated);
+    try {
+      const before = h.sandbox.stats.getSessionId;
+      const res = await h.issue(device);
+      expect(res.status).toBe(201);
+      expect(h.sandbox.stats.getSessionId - before).toBe(2); // the 405 with the cached password, then success
+      const events = await h.auditEvents(String(res.body.requestId));
+      expect(events.map((e) => e.action)).toEqual(['session.requested', 'session.issued']);
+    } finally {
+      h.writeSecrets(h.password);
+      h.sandbox.setTerminal(TERMINAL, { user: 'merchant-a', password: h.password });
+      await h.app.get(SecretsProvider).refresh(`hyp/${TERMINAL}`);
     }
   });
 

@@ -22,17 +22,25 @@ export class FileSecretsProvider extends SecretsProvider {
   }
 
   async get(ref: string): Promise<SecretRecord> {
-    if (Date.now() - this.checkedAt >= this.ttlMs || this.loadedMtimeMs < 0) await this.refresh();
+    if (Date.now() - this.checkedAt >= this.ttlMs || this.loadedMtimeMs < 0) await this.reloadFile();
+    const secret = this.secrets.get(ref);
+    if (!secret) throw new SecretNotFoundError(ref);
+    return secret;
+  }
+
+  async refresh(ref: string): Promise<SecretRecord> {
+    this.checkedAt = 0;
+    await this.reloadFile();
     const secret = this.secrets.get(ref);
     if (!secret) throw new SecretNotFoundError(ref);
     return secret;
   }
 
   async check(): Promise<void> {
-    await this.refresh();
+    await this.reloadFile();
   }
 
-  private refresh(): Promise<void> {
+  private reloadFile(): Promise<void> {
     this.reload ??= this.load().finally(() => (this.reload = undefined));
     return this.reload;
   }

@@ -9,10 +9,12 @@ import {
   BrokerError,
   DependencyUnavailableError,
   ForbiddenError,
+  GatewayRejectedError,
   ValidationError,
 } from '../common/errors';
 import { AppConfig } from '../config/app-config';
 import type { DevicePrincipal } from '../devices/device';
+import type { GatewayCredentials } from '../gateways/gateway-provider';
 import { GatewayRegistry } from '../gateways/gateway-registry';
 import { SecretsProvider } from '../secrets/secrets-provider';
 import { TerminalDirectory } from '../terminals/terminal-directory';
@@ -98,11 +100,19 @@ export class SessionIssuer {
     let attempts = 0;
     try {
       if (!provider) throw new DependencyUnavailableError('The terminal’s gateway is not available.', 30);
+      const ask = (credentials: GatewayCredentials) =>
+        this.retryPolicy.execute(({ signal }) => {
+          attempts++;
+          return provider.createSession({ terminal, credentials, scope, requestId: origin.requestId, signal });
+        }, deadline);
       const credentials = await this.secrets.get(terminal.credentialRef);
-      const session = await this.retryPolicy.execute(({ signal }) => {
-        attempts++;
-        return provider.createSession({ terminal, credentials, scope, requestId: origin.requestId, signal });
-      }, deadline);
+      const session = await ask(credentials).catch(async (err: unknown) => {
+        // The password may have been rotated since it was cached: read it again, once.
+        if (!(err instanceof GatewayRejectedError) || err.code !== MERCHANT_AUTH_FAILED) throw err;
+        const fresh = await this.secrets.refresh(terminal.credentialRef);
+        if (sameCredentials(fresh, credentials)) throw err;
+        return ask(fresh);
+      });
       const latencyMs = performance.now() - started;
       await this.record({
         ...event,
@@ -143,6 +153,13 @@ export class SessionIssuer {
   private async record(e: Parameters<AuditTrail['record']>[0]): Promise<void> {
     await this.audit.record(e);
   }
+}
+
+const MERCHANT_AUTH_FAILED = 'gateway-merchant-auth-failed';
+
+function sameCredentials(a: GatewayCredentials, b: GatewayCredentials): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
 
 function soleTerminal(device: DevicePrincipal): string | undefined {

@@ -66,6 +66,7 @@ export class BrokerHarness {
   sandbox!: HypSandbox;
   sandboxUrl!: string;
   baseUrl!: string;
+  secretsFile!: string;
   private dir!: string;
 
   static async start(env: Record<string, string> = {}): Promise<BrokerHarness> {
@@ -78,15 +79,8 @@ export class BrokerHarness {
     this.secretsSeen.add(this.password);
     this.dir = mkdtempSync(join(tmpdir(), 'psb-'));
     const secretsFile = join(this.dir, 'secrets.json');
-    writeFileSync(
-      secretsFile,
-      JSON.stringify({
-        'broker/audit-fingerprint-key': { key: this.fingerprintKey.toString('base64') },
-        [`hyp/${TERMINAL}`]: { username: 'merchant-a', password: this.password },
-        [`hyp/${SECOND_TERMINAL}`]: { username: 'merchant-b', password: this.password },
-        [`hyp/${NO_SESSIONS_TERMINAL}`]: { username: 'merchant-c', password: this.password },
-      }),
-    );
+    this.secretsFile = secretsFile;
+    this.writeSecrets(this.password);
     this.sandbox = createHypSandbox({
       terminals: {
         [TERMINAL]: { user: 'merchant-a', password: this.password },
@@ -122,6 +116,20 @@ export class BrokerHarness {
     ]) {
       await terminals.upsert({ terminalNumber: number, label: `T ${number}`, provider: 'hyp', endpointUrl: endpoint, credentialRef: `hyp/${number}` });
     }
+  }
+
+  /** (Re)writes the file secret store with `password` for every terminal. */
+  writeSecrets(password: string): void {
+    this.secretsSeen.add(password);
+    writeFileSync(
+      this.secretsFile,
+      JSON.stringify({
+        'broker/audit-fingerprint-key': { key: this.fingerprintKey.toString('base64') },
+        [`hyp/${TERMINAL}`]: { username: 'merchant-a', password },
+        [`hyp/${SECOND_TERMINAL}`]: { username: 'merchant-b', password },
+        [`hyp/${NO_SESSIONS_TERMINAL}`]: { username: 'merchant-c', password },
+      }),
+    );
   }
 
   async enrollDevice(
