@@ -1,72 +1,53 @@
 import { Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { GroupCommit } from '../common/group-commit';
 import { AuditUnavailableError } from '../common/errors';
 import { AppConfig } from '../config/app-config';
 import { PrismaService } from '../database/prisma.service';
 import type { Prisma } from '../generated/prisma/client';
 import type { AuditEventInput } from './audit-event';
 
-interface Waiter {
-  row: Prisma.AuditEventCreateManyInput;
-  resolve: () => void;
-  reject: (err: Error) => void;
-}
-
 /**
- * Append-only audit writer with group commit: events recorded while a flush is in flight are
- * written together by the next one, in one INSERT (one transaction). Each caller still waits
- * until its own events are durable; a failed flush fails every waiter (fail closed).
+ * Append-only audit writer with group commit: the events of concurrent requests are written in
+ * one INSERT (one transaction), and each caller waits until its own events are durable. A failed
+ * flush fails every waiter with AuditUnavailableError (fail closed).
  */
 @Injectable()
 export class AuditTrail implements OnApplicationShutdown {
   private readonly logger = new Logger('AuditTrail');
-  private queue: Waiter[] = [];
-  private flushing: Promise<void> | undefined;
-  private readonly batchMax: number;
-  flushes = 0;
+  private readonly writer: GroupCommit<Prisma.AuditEventCreateManyInput, void>;
 
   constructor(
     private readonly prisma: PrismaService,
     config: AppConfig,
   ) {
-    this.batchMax = config.values.AUDIT_BATCH_MAX;
+    this.writer = new GroupCommit((rows) => this.insert(rows), config.values.AUDIT_BATCH_MAX);
   }
 
   /** Resolves once the event is committed; rejects with AuditUnavailableError otherwise. */
   record(event: AuditEventInput): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ row: toRow(event), resolve, reject });
-      this.flushing ??= this.flushLoop();
-    });
+    return this.writer.submit(toRow(event));
+  }
+
+  get flushes(): number {
+    return this.writer.flushes;
   }
 
   /** Waits for every queued event to be written (graceful shutdown). */
-  async drain(): Promise<void> {
-    while (this.flushing) await this.flushing;
+  drain(): Promise<void> {
+    return this.writer.drain();
   }
 
   async onApplicationShutdown(): Promise<void> {
     await this.drain();
   }
 
-  private async flushLoop(): Promise<void> {
-    // Let the requests of this tick join the first batch.
-    await new Promise<void>((r) => setImmediate(r));
+  private async insert(rows: Prisma.AuditEventCreateManyInput[]): Promise<void[]> {
     try {
-      while (this.queue.length > 0) {
-        const batch = this.queue.length <= this.batchMax ? this.queue : this.queue.slice(0, this.batchMax);
-        this.queue = batch === this.queue ? [] : this.queue.slice(this.batchMax);
-        try {
-          await this.prisma.auditEvent.createMany({ data: batch.map((w) => w.row) });
-          this.flushes++;
-          for (const w of batch) w.resolve();
-        } catch (err) {
-          this.logger.error(`audit flush of ${batch.length} events failed: ${(err as Error).message}`);
-          const failure = new AuditUnavailableError({ cause: err });
-          for (const w of batch) w.reject(failure);
-        }
-      }
-    } finally {
-      this.flushing = undefined;
+      await this.prisma.auditEvent.createMany({ data: rows });
+      return new Array<void>(rows.length);
+    } catch (err) {
+      this.logger.error(`audit flush of ${rows.length} events failed: ${(err as Error).message}`);
+      throw new AuditUnavailableError({ cause: err });
     }
   }
 }
