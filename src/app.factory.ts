@@ -25,7 +25,6 @@ export async function createApp(options: AppOptions = {}): Promise<NestFastifyAp
   });
   const logger = app.get(Logger);
   app.useLogger(logger);
-  app.enableShutdownHooks();
   // Errors raised before a route handler runs (body too large, bad JSON, wrong media type) go
   // through Fastify's own handler: give them the same problem+json shape.
   const fastify = app.getHttpAdapter().getInstance();

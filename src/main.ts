@@ -1,6 +1,8 @@
 import 'reflect-metadata';
 import { config as loadDotenv } from 'dotenv';
+import { Logger } from 'nestjs-pino';
 import { createApp } from './app.factory';
+import { exitGracefullyOnSignals } from './lifecycle/graceful-shutdown';
 import { validateConfig } from './config/config.schema';
 
 /** Production entry point: configuration from the environment (and .env when present). */
@@ -14,6 +16,8 @@ async function main(): Promise<void> {
     process.exit(78); // EX_CONFIG
   }
   const app = await createApp();
+  const logger = app.get(Logger);
+  exitGracefullyOnSignals(app, config.SHUTDOWN_TIMEOUT_MS, (m) => logger.log(m, 'Shutdown'));
   await app.listen({ port: config.PORT, host: config.HOST });
 }
 

@@ -19,6 +19,7 @@ export const configSchema = z
     HOST: z.string().min(1).default('127.0.0.1'),
     PORT: int(0, 65535).default(8080),
     TRUST_PROXY: bool.default(false),
+    SHUTDOWN_TIMEOUT_MS: int(1_000, 120_000).default(20_000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
     DATABASE_URL: optionalString.pipe(

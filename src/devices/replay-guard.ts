@@ -1,6 +1,12 @@
 import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { GroupCommit } from '../common/group-commit';
+import { DatabaseConnection } from '../database/database-connection';
 import { PrismaService } from '../database/prisma.service';
+
+const CLAIM = `INSERT INTO device_jti (device_id, jti, expires_at)
+  SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::timestamptz[])
+  ON CONFLICT DO NOTHING
+  RETURNING device_id::text, jti`;
 
 interface Claim {
   deviceId: string;
@@ -18,7 +24,10 @@ export class ReplayGuard implements OnModuleInit, OnModuleDestroy {
   private purgeTimer: NodeJS.Timeout | undefined;
   private readonly claims = new GroupCommit<Claim, boolean>((batch) => this.insert(batch), 1_000);
 
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly db: DatabaseConnection,
+  ) {}
 
   /** true when this is the first use of the jti. */
   claim(deviceId: string, jti: string, expiresAt: Date): Promise<boolean> {
@@ -39,11 +48,12 @@ export class ReplayGuard implements OnModuleInit, OnModuleDestroy {
   }
 
   private async insert(batch: Claim[]): Promise<boolean[]> {
-    const inserted = await this.prisma.$queryRaw<Array<{ device_id: string; jti: string }>>`
-      INSERT INTO device_jti (device_id, jti, expires_at)
-      SELECT * FROM unnest(${batch.map((c) => c.deviceId)}::uuid[], ${batch.map((c) => c.jti)}::varchar[], ${batch.map((c) => c.expiresAt)}::timestamptz[])
-      ON CONFLICT DO NOTHING
-      RETURNING device_id::text, jti`;
+    // Plain SQL: this runs on every request (see HotPathSql).
+    const inserted = await this.db.sql.query<{ device_id: string; jti: string }>(CLAIM, [
+      batch.map((c) => c.deviceId),
+      batch.map((c) => c.jti),
+      batch.map((c) => c.expiresAt),
+    ], 'device_jti_claim_batch');
     const fresh = new Set(inserted.map((r) => `${r.device_id}\u0000${r.jti}`));
     // A jti repeated inside one batch: only its first occurrence is fresh.
     const seen = new Set<string>();

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { config as loadDotenv } from 'dotenv';
 import { Logger } from 'nestjs-pino';
 import { createApp } from '../app.factory';
+import { exitGracefullyOnSignals } from '../lifecycle/graceful-shutdown';
 import { validateConfig } from '../config/config.schema';
 import { createHypSandbox } from '../sandbox/hyp/hyp-sandbox';
 import { TerminalRepository } from '../terminals/terminal.repository';
@@ -40,8 +41,9 @@ async function main(): Promise<void> {
     endpointUrl: sandboxUrl,
     credentialRef: `hyp/${DEMO_TERMINAL}`,
   });
-  await app.listen({ port: config.PORT, host: config.HOST });
   app.getHttpServer().once('close', () => void sandbox.close());
+  exitGracefullyOnSignals(app, config.SHUTDOWN_TIMEOUT_MS, (m) => app.get(Logger).log(m, 'Shutdown'));
+  await app.listen({ port: config.PORT, host: config.HOST });
 
   const base = `http://${config.HOST}:${config.PORT}`;
   app.get(Logger).log(`embedded broker ready at ${base}`, 'Embedded');

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Params } from 'nestjs-pino';
-import type { DestinationStream } from 'pino';
+import pino, { type DestinationStream } from 'pino';
 import type { Config } from '../config/config.schema';
 
 /**
@@ -33,8 +33,28 @@ function completionFields(req: IncomingMessage, res: ServerResponse, fields: obj
   };
 }
 
+let stdoutDestination: ReturnType<typeof pino.destination> | undefined;
+
+/**
+ * Log lines are buffered (4 KiB) and written asynchronously: a write system call per request
+ * line was the single largest CPU cost on the issuance path. Flushed on shutdown.
+ */
+function bufferedStdout(): DestinationStream {
+  stdoutDestination ??= pino.destination({ dest: 1, sync: false, minLength: 4096 });
+  return stdoutDestination;
+}
+
+/** Writes out buffered log lines (graceful shutdown, before exit). */
+export function flushLogs(): void {
+  try {
+    stdoutDestination?.flushSync();
+  } catch {
+    /* stdout closed: nothing more can be done */
+  }
+}
+
 /** One line per request: request id, device, route, status, outcome, latency. */
-export function loggerOptions(config: Config, destination?: DestinationStream): Params {
+export function loggerOptions(config: Config, destination: DestinationStream = bufferedStdout()): Params {
   return {
     pinoHttp: [
       {
@@ -54,7 +74,7 @@ export function loggerOptions(config: Config, destination?: DestinationStream): 
         customErrorMessage: () => 'request failed',
         quietReqLogger: true,
       },
-      destination as DestinationStream,
+      destination,
     ],
   };
 }

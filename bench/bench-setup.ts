@@ -1,0 +1,127 @@
+import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Client } from 'pg';
+import { DatabaseConnection } from '../src/database/database-connection';
+import { migrate } from '../src/database/database.module';
+
+export const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/test';
+
+export interface BenchFleet {
+  databaseUrl: string;
+  databaseName: string;
+  secretsFile: string;
+  terminals: Array<{ number: string; user: string; password: string }>;
+  devices: Array<{ id: string; keyId: string; privateKey: KeyObject; terminal: string }>;
+  drop(): Promise<void>;
+}
+
+/** A fresh database with the broker's schema, N terminals and M devices bound round-robin. */
+export async function createFleet(dir: string, terminalCount: number, deviceCount: number): Promise<BenchFleet> {
+  const databaseName = `psb_bench_${Date.now()}`;
+  const admin = new Client({ connectionString: ADMIN_URL });
+  await admin.connect();
+  await admin.query(`CREATE DATABASE ${databaseName}`);
+  await admin.end();
+  const url = new URL(ADMIN_URL);
+  url.pathname = `/${databaseName}`;
+  const databaseUrl = url.toString();
+
+  const connection = await DatabaseConnection.open({ databaseUrl, poolMax: 1, pgliteDataDir: 'unused' });
+  await migrate(connection);
+  await connection.close();
+
+  const terminals = Array.from({ length: terminalCount }, (_, i) => ({
+    number: `08800000${String(i).padStart(2, '0')}`,
+    user: `bench-merchant-${i}`,
+    password: randomBytes(12).toString('base64url'),
+  }));
+  const secrets: Record<string, Record<string, string>> = {
+    'broker/audit-fingerprint-key': { key: randomBytes(32).toString('base64') },
+  };
+  for (const t of terminals) secrets[`hyp/${t.number}`] = { username: t.user, password: t.password };
+  const secretsFile = join(dir, 'bench-secrets.json');
+  writeFileSync(secretsFile, JSON.stringify(secrets), { mode: 0o600 });
+
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  const terminalIds: string[] = [];
+  for (const t of terminals) {
+    const id = randomUUID();
+    terminalIds.push(id);
+    await db.query(
+      `INSERT INTO terminal (id, terminal_number, label, provider, endpoint_url, credential_ref) VALUES ($1, $2, $3, 'hyp', 'http://placeholder', $4)`,
+      [id, t.number, `bench ${t.number}`, `hyp/${t.number}`],
+    );
+  }
+  const policy = { allowUnscoped: false, allowed: [{ command: 'doDeal', validation: 'AutoComm', transactionType: 'Credit' }] };
+  const devices: BenchFleet['devices'] = [];
+  for (let i = 0; i < deviceCount; i++) {
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const id = randomUUID();
+    const keyId = randomUUID();
+    const t = i % terminalCount;
+    await db.query(`INSERT INTO device (id, name, status, policy) VALUES ($1, $2, 'active', $3)`, [id, `bench-pos-${i}`, policy]);
+    await db.query(`INSERT INTO device_key (id, device_id, alg, public_jwk) VALUES ($1, $2, 'ES256', $3)`, [
+      keyId,
+      id,
+      publicKey.export({ format: 'jwk' }),
+    ]);
+    await db.query(`INSERT INTO device_terminal (device_id, terminal_id) VALUES ($1, $2)`, [id, terminalIds[t]]);
+    devices.push({ id, keyId, privateKey, terminal: terminals[t].number });
+  }
+  await db.end();
+
+  return {
+    databaseUrl,
+    databaseName,
+    secretsFile,
+    terminals,
+    devices,
+    drop: async () => {
+      const a = new Client({ connectionString: ADMIN_URL });
+      await a.connect();
+      await a.query(`DROP DATABASE IF EXISTS ${databaseName} WITH (FORCE)`);
+      await a.end();
+    },
+  };
+}
+
+/** How many of these request ids have no `session.issued` audit event. */
+export async function missingIssuedEvents(databaseUrl: string, requestIds: string[]): Promise<number> {
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    const [{ n }] = (
+      await db.query(
+        `SELECT count(*)::int AS n FROM unnest($1::varchar[]) AS r(id)
+         WHERE NOT EXISTS (SELECT 1 FROM audit_event e WHERE e.request_id = r.id AND e.action = 'session.issued')`,
+        [requestIds],
+      )
+    ).rows;
+    return n;
+  } finally {
+    await db.end();
+  }
+}
+
+/** Points every terminal at the sandbox once its port is known. */
+export async function pointTerminalsAt(databaseUrl: string, endpoint: string): Promise<void> {
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  await db.query('UPDATE terminal SET endpoint_url = $1', [endpoint]);
+  await db.end();
+}
+
+export async function pgCounters(databaseUrl: string, databaseName: string): Promise<{ commits: number; issued: number }> {
+  const db = new Client({ connectionString: databaseUrl });
+  await db.connect();
+  try {
+    await db.query('SELECT pg_stat_clear_snapshot()');
+    const [{ xact_commit }] = (await db.query('SELECT xact_commit::bigint AS xact_commit FROM pg_stat_database WHERE datname = $1', [databaseName])).rows;
+    const [{ n }] = (await db.query(`SELECT count(*)::int AS n FROM audit_event WHERE action = 'session.issued'`)).rows;
+    return { commits: Number(xact_commit), issued: n };
+  } finally {
+    await db.end();
+  }
+}

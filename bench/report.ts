@@ -1,0 +1,85 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { RunResult } from './load';
+
+const START = '<!-- session-bench:start -->';
+const END = '<!-- session-bench:end -->';
+const FILE = join(__dirname, '..', '..', 'BENCHMARKS.md');
+
+interface Report {
+  quick: boolean;
+  machine: string;
+  floors: RunResult[];
+  brokers: Array<RunResult & { cpuUsPerSession: number; commitsPerSession: number }>;
+  summary: {
+    sessionsPerSecond: number;
+    floorPerSecond: number;
+    p50: number;
+    p95: number;
+    p99: number;
+    floorP50: number;
+    floorP99: number;
+    cpuUs: number;
+    commits: number;
+    openAddedP50: number;
+    openAddedP99: number;
+    openBroker: RunResult;
+    openFloor: RunResult;
+    peakRss: number;
+    nonOk: number;
+    issued: number;
+    totalOk: number;
+  };
+  scaleOut?: { one: number; two: number };
+  profile?: string;
+}
+
+const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+
+/** Replaces the session-issuance section of BENCHMARKS.md (other sections are left alone). */
+export function writeBenchmarkSection(r: Report): void {
+  const s = r.summary;
+  const runs = [...r.floors, ...r.brokers]
+    .map((x) => `| ${x.label} | ${f(x.perSecond, 0)} | ${f(x.p50, 2)} | ${f(x.p95, 2)} | ${f(x.p99, 2)} | ${x.non2xx + x.errors} | ${'cpuUsPerSession' in x ? f((x as { cpuUsPerSession: number }).cpuUsPerSession, 0) : ''} | ${'commitsPerSession' in x ? f((x as { commitsPerSession: number }).commitsPerSession, 3) : ''} |`)
+    .join('\n');
+  const section = [
+    START,
+    '## Session issuance (`npm run bench`)',
+    '',
+    `Command: \`npm run bench${r.quick ? ' -- --quick' : ''}\` (written by the run itself, ${new Date().toISOString()}).`,
+    `Machine: ${r.machine}; load generator, broker, sandbox and Postgres share it.`,
+    'Broker: compiled, `NODE_ENV=production`, `LOG_LEVEL=info`, real Postgres, Hyp sandbox on loopback with no added latency;',
+    `100 devices over 20 terminals, 50 connections, pre-signed ES256 JWTs with distinct jti; floor and broker runs alternate (${r.brokers.length} each, medians quoted).`,
+    '',
+    '| figure | value | target |',
+    '| --- | --- | --- |',
+    `| sessions/s through the broker (median) | ${f(s.sessionsPerSecond, 0)} | — |`,
+    `| floor: getSessionId straight to the sandbox, requests/s | ${f(s.floorPerSecond, 0)} | — |`,
+    `| broker latency p50 / p95 / p99 (closed loop) | ${f(s.p50, 2)} / ${f(s.p95, 2)} / ${f(s.p99, 2)} ms | — |`,
+    `| latency added over the direct call, closed loop p50 / p99 | ${f(s.p50 - s.floorP50, 2)} / ${f(s.p99 - s.floorP99, 2)} ms | — |`,
+    `| latency added at a fixed ${f(s.openBroker.perSecond, 0)} sessions/s (open model) p50 / p99 | ${f(s.openAddedP50, 2)} / ${f(s.openAddedP99, 2)} ms | p99 ≤ 5 ms at 1,000/s |`,
+    `| broker CPU per issued session | ${f(s.cpuUs, 0)} µs | ≤ 300 µs |`,
+    `| Postgres commits per issued session | ${f(s.commits, 3)} | ≤ 0.2 |`,
+    `| broker peak RSS | ${f(s.peakRss, 0)} MiB | — |`,
+    `| answers other than 201 | ${s.nonOk} | 0 |`,
+    `| 201s vs \`session.issued\` audit events after the run | ${s.totalOk} vs ${s.issued} | equal |`,
+    '',
+    '| run | per s | p50 ms | p95 ms | p99 ms | not ok | µs CPU/session | commits/session |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    runs,
+    `| open floor @1000/s | ${f(s.openFloor.perSecond, 0)} | ${f(s.openFloor.p50, 2)} | | ${f(s.openFloor.p99, 2)} | ${s.openFloor.non2xx} | | |`,
+    `| open broker @1000/s | ${f(s.openBroker.perSecond, 0)} | ${f(s.openBroker.p50, 2)} | | ${f(s.openBroker.p99, 2)} | ${s.openBroker.non2xx} | | |`,
+    '',
+    r.scaleOut
+      ? `Scale-out: one broker ${f(r.scaleOut.one, 0)} sessions/s, two brokers (same machine, load split over two ports) ${f(r.scaleOut.two, 0)} sessions/s (${f(r.scaleOut.two / r.scaleOut.one, 2)}×).`
+      : 'Scale-out and profile: run the full `npm run bench` (the quick run skips them).',
+    '',
+    r.profile ? `### Profile of the broker under load (\`--cpu-prof\`)\n\n${r.profile}` : '',
+    END,
+  ].join('\n');
+  const current = existsSync(FILE) ? readFileSync(FILE, 'utf8') : '# Benchmarks\n';
+  const start = current.indexOf(START);
+  const end = current.indexOf(END);
+  const next = start >= 0 && end > start ? current.slice(0, start) + section + current.slice(end + END.length) : `${current.trimEnd()}\n\n${section}\n`;
+  writeFileSync(FILE, next);
+}

@@ -1,0 +1,249 @@
+/**
+ * `npm run bench` (`-- --quick` for one short round): the whole issuance path under load.
+ * The broker runs as in production (compiled, NODE_ENV=production, LOG_LEVEL=info) against the
+ * real Postgres and the Hyp sandbox (no added latency) on loopback; autocannon drives it with
+ * pre-signed device JWTs (distinct jti), 100 devices over 20 terminals, 50 connections. The floor
+ * is the same form post sent straight to the sandbox. Floor and broker runs alternate.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { sign } from 'jsonwebtoken';
+import { buildGetSessionIdRequest } from '../src/gateways/hyp/hyp-xml';
+import { createFleet, missingIssuedEvents, pgCounters, pointTerminalsAt, type BenchFleet } from './bench-setup';
+import { median, runLoad, type RunResult } from './load';
+import { startNode, waitForReady, type Proc } from './processes';
+import { summariseProfile } from './profile-summary';
+import { writeBenchmarkSection } from './report';
+
+const quick = process.argv.includes('--quick');
+const CONNECTIONS = 50;
+const DEVICES = 100;
+const TERMINALS = 20;
+const ROUNDS = quick ? 1 : 3;
+const DURATION_S = quick ? 5 : 10;
+const WARMUP_S = quick ? 2 : 5;
+const OPEN_RATE = 1000;
+const AUDIENCE = 'pos-session-broker';
+const SCOPE = { command: 'doDeal', validation: 'AutoComm', transactionType: 'Credit' };
+const SANDBOX_PORT = 18081;
+const BROKER_PORTS = [18080, 18082];
+
+interface BrokerRun extends RunResult {
+  cpuUsPerSession: number;
+  commitsPerSession: number;
+}
+
+let expectedRate = 4000;
+/** Request ids of every 201 the load generator received, checked against the audit trail at the end. */
+const issuedRequestIds: string[] = [];
+
+function tokenPool(fleet: BenchFleet, count: number): string[] {
+  const now = Math.floor(Date.now() / 1000);
+  return Array.from({ length: count }, (_, i) => {
+    const d = fleet.devices[i % fleet.devices.length];
+    return sign({ jti: randomUUID(), iat: now, exp: now + 290 }, d.privateKey, {
+      algorithm: 'ES256',
+      keyid: d.keyId,
+      subject: d.id,
+      audience: AUDIENCE,
+    });
+  });
+}
+
+function brokerEnv(fleet: BenchFleet, port: number): Record<string, string> {
+  return {
+    NODE_ENV: 'production',
+    HOST: '127.0.0.1',
+    PORT: String(port),
+    LOG_LEVEL: 'info',
+    DATABASE_URL: fleet.databaseUrl,
+    HYP_DEFAULT_ENDPOINT: 'https://hyp.invalid/xpo/Relay',
+    SECRETS_FILE: fleet.secretsFile,
+    DEVICE_JWT_AUDIENCE: AUDIENCE,
+  };
+}
+
+async function brokerRun(label: string, fleet: BenchFleet, broker: Proc, port: number, durationS: number, rate?: number): Promise<BrokerRun> {
+  const poolSize = Math.ceil((rate ?? expectedRate) * durationS * 1.6) + 1000;
+  const tokens = tokenPool(fleet, poolSize);
+  const bodies = fleet.devices.map((d) => JSON.stringify({ terminalNumber: d.terminal, scope: SCOPE }));
+  const cpu0 = broker.cpuSeconds();
+  const pg0 = await pgCounters(fleet.databaseUrl, fleet.databaseName);
+  const result = await runLoad({
+    label,
+    url: `http://127.0.0.1:${port}`,
+    path: '/v1/sessions',
+    connections: CONNECTIONS,
+    durationS,
+    overallRate: rate,
+    okStatus: 201,
+    onOk: (body) => issuedRequestIds.push((JSON.parse(body) as { requestId: string }).requestId),
+    next: (i) => ({
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[i % tokens.length]}` },
+      body: bodies[i % bodies.length],
+    }),
+  });
+  const cpu1 = broker.cpuSeconds();
+  await new Promise((r) => setTimeout(r, 600)); // let Postgres publish its counters
+  const pg1 = await pgCounters(fleet.databaseUrl, fleet.databaseName);
+  if (rate === undefined) expectedRate = Math.max(expectedRate, result.perSecond);
+  return {
+    ...result,
+    cpuUsPerSession: ((cpu1 - cpu0) * 1e6) / Math.max(1, result.ok),
+    commitsPerSession: (pg1.commits - pg0.commits) / Math.max(1, result.ok),
+  };
+}
+
+let sandboxProc: Proc | undefined;
+
+async function floorRun(label: string, fleet: BenchFleet, durationS: number, rate?: number): Promise<RunResult & { sandboxCpuUs: number }> {
+  const forms = fleet.terminals.map((t) =>
+    new URLSearchParams({
+      user: t.user,
+      password: t.password,
+      int_in: buildGetSessionIdRequest({ terminalNumber: t.number, requestId: randomBytes(12).toString('base64url'), scope: SCOPE }),
+    }).toString(),
+  );
+  const cpu0 = sandboxProc?.cpuSeconds() ?? 0;
+  const result = await runLoad({
+    label,
+    url: `http://127.0.0.1:${SANDBOX_PORT}`,
+    path: '/xpo/Relay',
+    connections: CONNECTIONS,
+    durationS,
+    overallRate: rate,
+    okStatus: 200,
+    next: (i) => ({ headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: forms[i % forms.length] }),
+  });
+  // The sandbox's own CPU per answer: what "one Fastify request on this machine" costs, for scale.
+  const sandboxCpuUs = (((sandboxProc?.cpuSeconds() ?? 0) - cpu0) * 1e6) / Math.max(1, result.ok);
+  return { ...result, sandboxCpuUs };
+}
+
+const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'psb-bench-'));
+  const fleet = await createFleet(dir, TERMINALS, DEVICES);
+  const sandbox = startNode('src/sandbox/hyp/main.js', {
+    HYP_SANDBOX_PORT: String(SANDBOX_PORT),
+    HYP_SANDBOX_TERMINALS: JSON.stringify(Object.fromEntries(fleet.terminals.map((t) => [t.number, { user: t.user, password: t.password }]))),
+  });
+  const procs: Proc[] = [sandbox];
+  sandboxProc = sandbox;
+  let totalOk = 0;
+  try {
+    await waitForReady(`http://127.0.0.1:${SANDBOX_PORT}/xpo/Relay`, 20_000, true);
+    await pointTerminalsAt(fleet.databaseUrl, `http://127.0.0.1:${SANDBOX_PORT}/xpo/Relay`);
+    const broker = startNode('src/main.js', brokerEnv(fleet, BROKER_PORTS[0]));
+    procs.push(broker);
+    await waitForReady(`http://127.0.0.1:${BROKER_PORTS[0]}/health/ready`);
+
+    log(`warm-up (${WARMUP_S} s each)`);
+    await floorRun('warm-up floor', fleet, WARMUP_S);
+    totalOk += (await brokerRun('warm-up broker', fleet, broker, BROKER_PORTS[0], WARMUP_S)).ok;
+
+    const floors: Array<RunResult & { sandboxCpuUs: number }> = [];
+    const brokers: BrokerRun[] = [];
+    for (let r = 1; r <= ROUNDS; r++) {
+      const fl = await floorRun(`floor ${r}`, fleet, DURATION_S);
+      floors.push(fl);
+      log(`${line(fl)}, sandbox ${fmt(fl.sandboxCpuUs, 0)} µs CPU/answer`);
+      const b = await brokerRun(`broker ${r}`, fleet, broker, BROKER_PORTS[0], DURATION_S);
+      brokers.push(b);
+      totalOk += b.ok;
+      log(`${line(b)}, ${fmt(b.cpuUsPerSession, 0)} µs CPU/session, ${fmt(b.commitsPerSession, 3)} commits/session`);
+    }
+
+    log(`open model: ${OPEN_RATE} requests/s`);
+    const openFloor = await floorRun('open floor', fleet, DURATION_S, OPEN_RATE);
+    log(line(openFloor));
+    const openBroker = await brokerRun('open broker', fleet, broker, BROKER_PORTS[0], DURATION_S, OPEN_RATE);
+    totalOk += openBroker.ok;
+    log(line(openBroker));
+    const peakRss = broker.peakRssMiB();
+
+    let scaleOut: { one: number; two: number } | undefined;
+    let profile: string | undefined;
+    if (!quick || process.argv.includes('--profile')) {
+      log('profile: one run with --cpu-prof');
+      const profDir = join(dir, 'prof');
+      const profiled = startNode('src/main.js', brokerEnv(fleet, BROKER_PORTS[1]), ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
+      procs.push(profiled);
+      await waitForReady(`http://127.0.0.1:${BROKER_PORTS[1]}/health/ready`);
+      totalOk += (await brokerRun('profiled', fleet, profiled, BROKER_PORTS[1], DURATION_S)).ok;
+      await profiled.stop();
+      const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
+      if (file) {
+        // Kept for a closer look (Chrome DevTools, speedscope): reports/ is not committed.
+        mkdirSync('reports', { recursive: true });
+        copyFileSync(join(profDir, file), 'reports/broker.cpuprofile');
+      }
+      profile = file ? summariseProfile(JSON.parse(readFileSync(join(profDir, file), 'utf8'))) : 'no profile was written';
+      if (process.argv.includes('--profile')) process.stderr.write(`${profile}\n`);
+    }
+    if (!quick) {
+      log('scale-out: two brokers, load split');
+      const broker2 = startNode('src/main.js', brokerEnv(fleet, BROKER_PORTS[1]));
+      procs.push(broker2);
+      await waitForReady(`http://127.0.0.1:${BROKER_PORTS[1]}/health/ready`);
+      const [a, b] = await Promise.all([
+        brokerRun('scale-out A', fleet, broker, BROKER_PORTS[0], DURATION_S),
+        brokerRun('scale-out B', fleet, broker2, BROKER_PORTS[1], DURATION_S),
+      ]);
+      totalOk += a.ok + b.ok;
+      scaleOut = { one: median(brokers.map((x) => x.perSecond)), two: a.perSecond + b.perSecond };
+      await broker2.stop();
+    }
+
+    await new Promise((r) => setTimeout(r, 500));
+    const missing = await missingIssuedEvents(fleet.databaseUrl, issuedRequestIds);
+    const issued = issuedRequestIds.length - missing;
+    const nonOk = [...brokers, openBroker].reduce((s, b) => s + b.non2xx + b.errors, 0);
+    const summary = {
+      sessionsPerSecond: median(brokers.map((b) => b.perSecond)),
+      floorPerSecond: median(floors.map((f) => f.perSecond)),
+      p50: median(brokers.map((b) => b.p50)),
+      p95: median(brokers.map((b) => b.p95)),
+      p99: median(brokers.map((b) => b.p99)),
+      floorP50: median(floors.map((f) => f.p50)),
+      floorP99: median(floors.map((f) => f.p99)),
+      cpuUs: median(brokers.map((b) => b.cpuUsPerSession)),
+      commits: median(brokers.map((b) => b.commitsPerSession)),
+      openAddedP50: openBroker.p50 - openFloor.p50,
+      openAddedP99: openBroker.p99 - openFloor.p99,
+      openBroker,
+      openFloor,
+      peakRss,
+      nonOk,
+      issued,
+      totalOk: issuedRequestIds.length,
+    };
+    writeBenchmarkSection({ quick, floors, brokers, summary, scaleOut, profile, machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}` });
+    const auditOk = missing === 0 ? `all ${issuedRequestIds.length} 201s have their issued audit event` : `MISSING: ${missing} of ${issuedRequestIds.length} 201s have no issued audit event`;
+    log(auditOk);
+    process.stdout.write(
+      `bench: ${fmt(summary.sessionsPerSecond, 0)} sessions/s, ${fmt(summary.cpuUs, 0)} µs CPU/session, ${fmt(summary.commits, 3)} commits/session, p99 added ${fmt(summary.openAddedP99, 2)} ms, ${nonOk} non-201\n`,
+    );
+    if (missing !== 0) process.exitCode = 1;
+  } finally {
+    for (const p of procs.reverse()) await p.stop();
+    await fleet.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function line(r: RunResult): string {
+  return `${r.label}: ${fmt(r.perSecond, 0)}/s, p50 ${fmt(r.p50, 2)} ms, p95 ${fmt(r.p95, 2)} ms, p99 ${fmt(r.p99, 2)} ms, ${r.non2xx + r.errors} not ok`;
+}
+
+function log(s: string): void {
+  process.stderr.write(`[bench] ${s}\n`);
+}
+
+void main().catch((err: unknown) => {
+  process.stderr.write(`bench failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
