@@ -62,6 +62,10 @@ function brokerEnv(fleet: BenchFleet, port: number): Record<string, string> {
     HYP_DEFAULT_ENDPOINT: 'https://hyp.invalid/xpo/Relay',
     SECRETS_FILE: fleet.secretsFile,
     DEVICE_JWT_AUDIENCE: AUDIENCE,
+    // The bench measures cost per session, not the limits: lift them out of the way.
+    DEVICE_RATE_LIMIT_PER_MINUTE: '10000000',
+    TERMINAL_RATE_LIMIT_PER_MINUTE: '10000000',
+    GLOBAL_RATE_LIMIT_PER_SECOND: '10000000',
   };
 }
 

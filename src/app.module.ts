@@ -10,6 +10,9 @@ import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { loggerOptions } from './http/logging';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
+import { MetricsModule } from './metrics/metrics.module';
+import { RateLimitsModule } from './rate-limits/rate-limits.module';
+import { RedisModule } from './redis/redis.module';
 import { SecretsModule } from './secrets/secrets.module';
 import { SessionsModule } from './sessions/sessions.module';
 
@@ -30,6 +33,9 @@ export class AppModule {
         BrokerConfigModule.forRoot(env),
         LoggerModule.forRoot(loggerOptions(config, options.logDestination)),
         DatabaseModule,
+        MetricsModule,
+        RedisModule,
+        RateLimitsModule,
         SecretsModule,
         AuditModule,
         HealthModule,

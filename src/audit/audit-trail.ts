@@ -3,6 +3,7 @@ import { GroupCommit } from '../common/group-commit';
 import { AuditUnavailableError } from '../common/errors';
 import { AppConfig } from '../config/app-config';
 import { DatabaseConnection } from '../database/database-connection';
+import { BrokerMetrics } from '../metrics/broker-metrics';
 import type { AuditEventInput } from './audit-event';
 
 /** Column order of the batch INSERT below. */
@@ -25,6 +26,7 @@ type AuditRow = [
   details: string | null,
 ];
 const COLUMNS = 16;
+const FINAL_SESSION_ACTIONS = new Set(['session.issued', 'session.failed', 'session.denied']);
 
 const INSERT = `INSERT INTO audit_event (occurred_at, action, outcome, reason, actor_type, actor_id, terminal_number, scope,
     request_id, client_ip, user_agent, gateway_result, gateway_tran_id, latency_ms, session_fingerprint, details)
@@ -45,6 +47,7 @@ export class AuditTrail {
 
   constructor(
     private readonly db: DatabaseConnection,
+    private readonly metrics: BrokerMetrics,
     config: AppConfig,
   ) {
     this.writer = new GroupCommit((rows) => this.insert(rows), config.values.AUDIT_BATCH_MAX);
@@ -53,7 +56,12 @@ export class AuditTrail {
 
   /** Resolves once the event is committed; rejects with AuditUnavailableError otherwise. */
   record(event: AuditEventInput): Promise<void> {
-    return this.writer.submit(toRow(event));
+    const written = this.writer.submit(toRow(event));
+    if (!FINAL_SESSION_ACTIONS.has(event.action)) return written;
+    // Issuance metrics come from the trail itself, so the two can never disagree.
+    return written.then(() => {
+      this.metrics.issuances.inc({ outcome: event.outcome, terminal: event.terminalNumber ?? 'none', gateway_result: event.gatewayResult ?? 'none' });
+    });
   }
 
   get flushes(): number {
@@ -68,10 +76,14 @@ export class AuditTrail {
   private async insert(rows: AuditRow[]): Promise<void[]> {
     const columns: unknown[][] = Array.from({ length: COLUMNS }, () => new Array(rows.length));
     rows.forEach((row, r) => row.forEach((value, c) => (columns[c][r] = value)));
+    const stopTimer = this.metrics.auditFlush.startTimer();
+    this.metrics.auditBatchSize.observe(rows.length);
     try {
       await this.db.sql.query(INSERT, columns, 'audit_event_insert_batch');
+      stopTimer({ result: 'ok' });
       return new Array<void>(rows.length);
     } catch (err) {
+      stopTimer({ result: 'error' });
       this.logger.error(`audit flush of ${rows.length} events failed: ${(err as Error).message}`);
       throw new AuditUnavailableError({ cause: err });
     }

@@ -49,8 +49,18 @@ export const configSchema = z
     GATEWAY_RETRY_MAX_ATTEMPTS: int(1, 10).default(3),
     GATEWAY_RETRY_BASE_DELAY_MS: int(1, 10_000).default(100),
     REQUEST_DEADLINE_MS: int(100, 120_000).default(8_000),
+    GATEWAY_BREAKER_THRESHOLD: int(1, 1_000).default(5),
+    GATEWAY_BREAKER_HALF_OPEN_AFTER_MS: int(100, 600_000).default(10_000),
+    GATEWAY_BULKHEAD_LIMIT: int(1, 10_000).default(64),
+    GATEWAY_BULKHEAD_QUEUE: int(0, 100_000).default(512),
 
     AUDIT_BATCH_MAX: int(1, 5_000).default(500),
+
+    REDIS_URL: optionalString.pipe(z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional()),
+    DEVICE_RATE_LIMIT_PER_MINUTE: int(1, 10_000_000).default(120),
+    TERMINAL_RATE_LIMIT_PER_MINUTE: int(1, 10_000_000).default(6_000),
+    GLOBAL_RATE_LIMIT_PER_SECOND: int(1, 10_000_000).default(5_000),
+    OPERATOR_RATE_LIMIT_PER_MINUTE: int(1, 10_000_000).default(600),
 
     HYP_SANDBOX: z.enum(['embedded', 'off']).default('off'),
     HYP_SANDBOX_HOST: z.string().min(1).default('127.0.0.1'),

@@ -1,6 +1,5 @@
 import { performance } from 'node:perf_hooks';
 import { Injectable } from '@nestjs/common';
-import type { RetryPolicy } from 'cockatiel';
 import type { AuditOrigin } from '../audit/audit-event';
 import { AuditTrail } from '../audit/audit-trail';
 import { SessionFingerprinter } from '../audit/session-fingerprint';
@@ -18,7 +17,7 @@ import type { GatewayCredentials } from '../gateways/gateway-provider';
 import { GatewayRegistry } from '../gateways/gateway-registry';
 import { SecretsProvider } from '../secrets/secrets-provider';
 import { TerminalDirectory } from '../terminals/terminal-directory';
-import { deadlineExceeded, gatewayRetryPolicy } from './gateway-call';
+import { deadlineExceeded, GatewayResilience } from './gateway-call';
 import type { HypScope } from './hyp-scope.schema';
 import { scopeFitsPolicy } from './scope-policy';
 import type { SessionRequest } from './session-request.schema';
@@ -40,7 +39,6 @@ export interface IssuedSession {
  */
 @Injectable()
 export class SessionIssuer {
-  private readonly retryPolicy: RetryPolicy;
   private readonly deadlineMs: number;
 
   constructor(
@@ -49,11 +47,10 @@ export class SessionIssuer {
     private readonly secrets: SecretsProvider,
     private readonly audit: AuditTrail,
     private readonly fingerprinter: SessionFingerprinter,
+    private readonly resilience: GatewayResilience,
     config: AppConfig,
   ) {
-    const c = config.values;
-    this.retryPolicy = gatewayRetryPolicy(c.GATEWAY_RETRY_MAX_ATTEMPTS, c.GATEWAY_RETRY_BASE_DELAY_MS);
-    this.deadlineMs = c.REQUEST_DEADLINE_MS;
+    this.deadlineMs = config.values.REQUEST_DEADLINE_MS;
   }
 
   async issue(device: DevicePrincipal, request: SessionRequest, origin: AuditOrigin): Promise<IssuedSession> {
@@ -101,10 +98,10 @@ export class SessionIssuer {
     try {
       if (!provider) throw new DependencyUnavailableError('The terminal’s gateway is not available.', 30);
       const ask = (credentials: GatewayCredentials) =>
-        this.retryPolicy.execute(({ signal }) => {
+        this.resilience.execute(terminal.endpointUrl, deadline, (signal) => {
           attempts++;
           return provider.createSession({ terminal, credentials, scope, requestId: origin.requestId, signal });
-        }, deadline);
+        });
       const credentials = await this.secrets.get(terminal.credentialRef);
       const session = await ask(credentials).catch(async (err: unknown) => {
         // The password may have been rotated since it was cached: read it again, once.

@@ -5,6 +5,7 @@ import type { DevicePrincipal } from '../devices/device';
 import { DeviceAuthGuard } from '../devices/device-auth.guard';
 import { auditOrigin } from '../http/audit-origin';
 import { ZodBodyPipe } from '../http/zod-body.pipe';
+import { DeviceRateLimitGuard } from '../rate-limits/rate-limit-guards';
 import { IssuedSession, SessionIssuer } from './session-issuer';
 import { SessionRequest, sessionRequestSchema } from './session-request.schema';
 
@@ -15,7 +16,7 @@ export class SessionsController {
   @Post()
   @HttpCode(201)
   @Header('cache-control', 'no-store')
-  @UseGuards(DeviceAuthGuard)
+  @UseGuards(DeviceAuthGuard, DeviceRateLimitGuard)
   create(
     @CurrentDevice() device: DevicePrincipal,
     @Body(new ZodBodyPipe(sessionRequestSchema)) body: SessionRequest,

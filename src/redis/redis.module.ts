@@ -1,0 +1,33 @@
+import { Global, Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
+import Redis from 'ioredis';
+import { AppConfig } from '../config/app-config';
+
+/** The shared Redis client, or null when REDIS_URL is unset (single-instance state stays in process/Postgres). */
+export const REDIS = Symbol('REDIS');
+export type RedisClient = Redis | null;
+
+@Global()
+@Module({
+  providers: [
+    {
+      provide: REDIS,
+      inject: [AppConfig],
+      useFactory: ({ values }: AppConfig): RedisClient => {
+        if (!values.REDIS_URL) return null;
+        const logger = new Logger('Redis');
+        const client = new Redis(values.REDIS_URL, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false });
+        // Connection errors are reported, not thrown: callers see failed commands and answer 503.
+        client.on('error', (err: Error) => logger.warn(`redis: ${err.message}`));
+        return client;
+      },
+    },
+  ],
+  exports: [REDIS],
+})
+export class RedisModule implements OnApplicationShutdown {
+  constructor(@Inject(REDIS) private readonly redis: RedisClient) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.redis?.quit().catch(() => undefined);
+  }
+}
