@@ -1,7 +1,9 @@
-import { Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { DependencyUnavailableError } from '../common/errors';
 import { GroupCommit } from '../common/group-commit';
 import { DatabaseConnection } from '../database/database-connection';
 import { PrismaService } from '../database/prisma.service';
+import { REDIS, type RedisClient } from '../redis/redis.module';
 
 const CLAIM = `INSERT INTO device_jti (device_id, jti, expires_at)
   SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::timestamptz[])
@@ -15,9 +17,10 @@ interface Claim {
 }
 
 /**
- * Refuses a device JWT whose `jti` was already used within its lifetime. Backed by Postgres so a
- * token used on one instance is refused on every other. Concurrent claims are group-committed:
- * one INSERT ... ON CONFLICT DO NOTHING RETURNING tells which of them were first.
+ * Refuses a device JWT whose `jti` was already used within its lifetime, on every instance: in
+ * Redis when REDIS_URL is set (SET NX with the token's expiry), otherwise in Postgres, where
+ * concurrent claims are group-committed: one INSERT ... ON CONFLICT DO NOTHING RETURNING tells
+ * which of them were first.
  */
 @Injectable()
 export class ReplayGuard implements OnModuleInit, OnModuleDestroy {
@@ -27,11 +30,20 @@ export class ReplayGuard implements OnModuleInit, OnModuleDestroy {
   constructor(
     private readonly prisma: PrismaService,
     private readonly db: DatabaseConnection,
+    @Inject(REDIS) private readonly redis: RedisClient,
   ) {}
 
   /** true when this is the first use of the jti. */
-  claim(deviceId: string, jti: string, expiresAt: Date): Promise<boolean> {
-    return this.claims.submit({ deviceId, jti, expiresAt });
+  async claim(deviceId: string, jti: string, expiresAt: Date): Promise<boolean> {
+    if (!this.redis) return this.claims.submit({ deviceId, jti, expiresAt });
+    // Kept a minute past expiry, as tokens are accepted with clock skew.
+    const keepMs = Math.max(1_000, expiresAt.getTime() - Date.now() + 60_000);
+    try {
+      const set = await this.redis.set(`jti:${deviceId}:${jti}`, '1', 'PX', keepMs, 'NX');
+      return set === 'OK';
+    } catch (err) {
+      throw new DependencyUnavailableError('Replay protection is unavailable; retry later.', 2, { cause: err });
+    }
   }
 
   async purgeExpired(): Promise<number> {
@@ -39,6 +51,7 @@ export class ReplayGuard implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit(): void {
+    if (this.redis) return;
     this.purgeTimer = setInterval(() => void this.purgeExpired().catch(() => undefined), 60_000);
     this.purgeTimer.unref();
   }

@@ -1,4 +1,4 @@
-import { Body, Controller, Header, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, Header, Headers, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { CurrentDevice } from '../devices/current-device.decorator';
 import type { DevicePrincipal } from '../devices/device';
@@ -6,12 +6,19 @@ import { DeviceAuthGuard } from '../devices/device-auth.guard';
 import { auditOrigin } from '../http/audit-origin';
 import { ZodBodyPipe } from '../http/zod-body.pipe';
 import { DeviceRateLimitGuard } from '../rate-limits/rate-limit-guards';
+import { IdempotentIssuance } from '../idempotency/idempotent-issuance';
+import { ValidationError } from '../common/errors';
 import { IssuedSession, SessionIssuer } from './session-issuer';
 import { SessionRequest, sessionRequestSchema } from './session-request.schema';
 
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+
 @Controller('v1/sessions')
 export class SessionsController {
-  constructor(private readonly issuer: SessionIssuer) {}
+  constructor(
+    private readonly issuer: SessionIssuer,
+    private readonly idempotency: IdempotentIssuance,
+  ) {}
 
   @Post()
   @HttpCode(201)
@@ -21,7 +28,11 @@ export class SessionsController {
     @CurrentDevice() device: DevicePrincipal,
     @Body(new ZodBodyPipe(sessionRequestSchema)) body: SessionRequest,
     @Req() req: FastifyRequest,
+    @Headers('idempotency-key') idempotencyKey: string | undefined,
   ): Promise<IssuedSession> {
-    return this.issuer.issue(device, body, auditOrigin(req));
+    const issue = () => this.issuer.issue(device, body, auditOrigin(req));
+    if (idempotencyKey === undefined) return issue();
+    if (!IDEMPOTENCY_KEY.test(idempotencyKey)) throw new ValidationError('Idempotency-Key must be 1 to 255 visible ASCII characters.');
+    return this.idempotency.run(device.deviceId, idempotencyKey, body, issue);
   }
 }

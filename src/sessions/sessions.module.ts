@@ -4,12 +4,13 @@ import { BrokerMetrics } from '../metrics/broker-metrics';
 import { GatewayResilience } from './gateway-call';
 import { DevicesModule } from '../devices/devices.module';
 import { GatewaysModule } from '../gateways/gateways.module';
+import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { TerminalsModule } from '../terminals/terminals.module';
 import { SessionIssuer } from './session-issuer';
 import { SessionsController } from './sessions.controller';
 
 @Module({
-  imports: [DevicesModule, TerminalsModule, GatewaysModule],
+  imports: [DevicesModule, TerminalsModule, GatewaysModule, IdempotencyModule],
   controllers: [SessionsController],
   providers: [
     SessionIssuer,

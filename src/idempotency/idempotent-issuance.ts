@@ -1,0 +1,101 @@
+import { createHash } from 'node:crypto';
+import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { ConflictError, DependencyUnavailableError } from '../common/errors';
+import { AppConfig } from '../config/app-config';
+import { SecretsProvider } from '../secrets/secrets-provider';
+import { IdempotencyStore } from './idempotency-store';
+import { ResponseCipher } from './response-cipher';
+
+const POLL_MS = 50;
+
+/**
+ * Idempotency-Key on POST /v1/sessions, with Stripe's semantics: the same device, key and body
+ * within the session's lifetime get the same response without a second gateway call, also on
+ * another instance and also while the first call is still in flight (the retry waits for it);
+ * the same key with another body is a 409. Failures are not stored: a retry runs again.
+ */
+@Injectable()
+export class IdempotentIssuance implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger('Idempotency');
+  private cipher: ResponseCipher | undefined;
+  private purgeTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly store: IdempotencyStore,
+    private readonly secrets: SecretsProvider,
+    private readonly config: AppConfig,
+  ) {}
+
+  async onModuleInit(): Promise<void> {
+    const secret = await this.secrets.get(this.config.values.AUDIT_FINGERPRINT_KEY_REF);
+    this.cipher = new ResponseCipher(Buffer.from(secret.key ?? '', 'base64'));
+    if ('purgeExpired' in this.store) {
+      this.purgeTimer = setInterval(() => void (this.store as unknown as { purgeExpired(): Promise<void> }).purgeExpired().catch(() => undefined), 60_000);
+      this.purgeTimer.unref();
+    }
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.purgeTimer);
+  }
+
+  async run<T extends { expiresAt: string | null }>(deviceId: string, key: string, body: unknown, issue: () => Promise<T>): Promise<T> {
+    const hash = createHash('sha256').update(canonicalJson(body)).digest('hex');
+    const aad = `${deviceId}:${key}`;
+    const deadline = Date.now() + this.config.values.REQUEST_DEADLINE_MS;
+    for (;;) {
+      const state = await this.guard(() => this.store.begin(deviceId, key, hash, this.config.values.REQUEST_DEADLINE_MS + 5_000));
+      if (state.kind === 'started') return this.runFirst(deviceId, key, hash, aad, issue);
+      if (state.requestHash !== hash) throw new ConflictError('This Idempotency-Key was used with a different request.');
+      if (state.kind === 'completed') return JSON.parse(this.cipher!.decrypt(state.response, aad)) as T;
+      // Another request with this key is still in flight (maybe on another instance): wait for it.
+      while (Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, POLL_MS));
+        const now = await this.guard(() => this.store.read(deviceId, key));
+        if (now === undefined) break; // it failed and released the key: try to run it ourselves
+        if (now.kind === 'completed') {
+          if (now.requestHash !== hash) throw new ConflictError('This Idempotency-Key was used with a different request.');
+          return JSON.parse(this.cipher!.decrypt(now.response, aad)) as T;
+        }
+      }
+      if (Date.now() >= deadline) throw new ConflictError('A request with this Idempotency-Key is still in progress.');
+    }
+  }
+
+  private async runFirst<T extends { expiresAt: string | null }>(deviceId: string, key: string, hash: string, aad: string, issue: () => Promise<T>): Promise<T> {
+    let result: T;
+    try {
+      result = await issue();
+    } catch (err) {
+      await this.store.release(deviceId, key).catch(() => undefined);
+      throw err;
+    }
+    // Kept exactly as long as the session it holds can be used.
+    const ttlMs = result.expiresAt === null ? 24 * 3_600_000 : Math.max(1_000, Date.parse(result.expiresAt) - Date.now());
+    await this.store.complete(deviceId, key, hash, this.cipher!.encrypt(JSON.stringify(result), aad), ttlMs).catch((err: Error) => {
+      // The session was issued and audited; only a retry's deduplication is lost.
+      this.logger.warn(`idempotency record not stored: ${err.message}`);
+    });
+    return result;
+  }
+
+  private async guard<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (err) {
+      throw new DependencyUnavailableError('Idempotency records are unavailable; retry later.', 2, { cause: err });
+    }
+  }
+}
+
+/** JSON with sorted keys, so the same body always hashes the same. */
+export function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
+  if (value !== null && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
+}
