@@ -3,7 +3,6 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { Logger } from 'nestjs-pino';
 import { AppModule, AppOptions } from './app.module';
 import { generateRequestId } from './http/request-id';
-import { sendProblem } from './http/send-problem';
 
 /** Bodies larger than this are refused with 413 before any parsing. */
 export const BODY_LIMIT_BYTES = 16 * 1024;
@@ -25,11 +24,8 @@ export async function createApp(options: AppOptions = {}): Promise<NestFastifyAp
   });
   const logger = app.get(Logger);
   app.useLogger(logger);
-  // Errors raised before a route handler runs (body too large, bad JSON, wrong media type) go
-  // through Fastify's own handler: give them the same problem+json shape.
   const fastify = app.getHttpAdapter().getInstance();
   fastify.removeContentTypeParser('text/plain');
-  fastify.setErrorHandler((error, request, reply) => sendProblem(error, request, reply, logger));
   fastify.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
