@@ -3,7 +3,7 @@ import { AuthGuard } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
 import { TokenExpiredError, NotBeforeError, JsonWebTokenError } from 'jsonwebtoken';
 import { AuditTrail } from '../audit/audit-trail';
-import { AuthenticationError } from '../common/errors';
+import { AuthenticationError, DependencyUnavailableError } from '../common/errors';
 import { auditOrigin } from '../http/audit-origin';
 import { DEVICE_JWT, claimedDevice } from './device-jwt.strategy';
 
@@ -37,8 +37,9 @@ export class DeviceAuthGuard extends AuthGuard(DEVICE_JWT) {
   }
 
   override handleRequest<T>(err: unknown, user: T, info: unknown): T {
-    if (err instanceof AuthenticationError) throw err;
     if (err) throw err;
+    // A key lookup that failed because a dependency is down is not the caller's fault: 503.
+    if (info instanceof DependencyUnavailableError) throw info;
     if (!user) throw new AuthenticationError(reasonOf(info));
     return user;
   }

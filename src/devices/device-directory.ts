@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { DependencyUnavailableError } from '../common/errors';
 import { TtlCache } from '../common/ttl-cache';
 import { AppConfig } from '../config/app-config';
 import type { DeviceAuthView } from './device';
@@ -20,10 +21,15 @@ export class DeviceDirectory {
   }
 
   find(deviceId: string): Promise<DeviceAuthView | null> {
-    return this.cache.get(deviceId, (id) => this.repository.findAuthView(id));
+    return this.cache.get(deviceId, (id) => this.repository.findAuthView(id)).catch(unavailable);
   }
 
   invalidate(deviceId: string): void {
     this.cache.invalidate(deviceId);
   }
+}
+
+/** A database that cannot be read is a 503 for the caller, never a 500 (nor a 401). */
+function unavailable(err: unknown): never {
+  throw new DependencyUnavailableError('The device registry is unavailable; retry later.', 2, { cause: err });
 }

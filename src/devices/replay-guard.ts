@@ -35,7 +35,11 @@ export class ReplayGuard implements OnModuleInit, OnModuleDestroy {
 
   /** true when this is the first use of the jti. */
   async claim(deviceId: string, jti: string, expiresAt: Date): Promise<boolean> {
-    if (!this.redis) return this.claims.submit({ deviceId, jti, expiresAt });
+    if (!this.redis) {
+      return this.claims.submit({ deviceId, jti, expiresAt }).catch((err: unknown) => {
+        throw new DependencyUnavailableError('Replay protection is unavailable; retry later.', 2, { cause: err });
+      });
+    }
     // Kept a minute past expiry, as tokens are accepted with clock skew.
     const keepMs = Math.max(1_000, expiresAt.getTime() - Date.now() + 60_000);
     try {

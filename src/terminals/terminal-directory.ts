@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import { DependencyUnavailableError } from '../common/errors';
 import { TtlCache } from '../common/ttl-cache';
 import { AppConfig } from '../config/app-config';
 import type { Terminal } from './terminal';
@@ -17,10 +18,15 @@ export class TerminalDirectory {
   }
 
   find(terminalNumber: string): Promise<Terminal | null> {
-    return this.cache.get(terminalNumber, (n) => this.repository.findByNumber(n));
+    return this.cache.get(terminalNumber, (n) => this.repository.findByNumber(n)).catch(unavailable);
   }
 
   invalidate(terminalNumber: string): void {
     this.cache.invalidate(terminalNumber);
   }
+}
+
+/** A database that cannot be read is a 503 for the caller, never a 500 (nor a 401). */
+function unavailable(err: unknown): never {
+  throw new DependencyUnavailableError('The terminal registry is unavailable; retry later.', 2, { cause: err });
 }

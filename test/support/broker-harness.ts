@@ -69,13 +69,14 @@ export class BrokerHarness {
   secretsFile!: string;
   private dir!: string;
 
-  static async start(env: Record<string, string> = {}): Promise<BrokerHarness> {
+  /** `viaDatabaseUrl` lets a test put something (a cuttable proxy) between the broker and its database. */
+  static async start(env: Record<string, string> = {}, viaDatabaseUrl?: (url: string) => string): Promise<BrokerHarness> {
     const h = new BrokerHarness();
-    await h.boot(env);
+    await h.boot(env, viaDatabaseUrl);
     return h;
   }
 
-  private async boot(extraEnv: Record<string, string>): Promise<void> {
+  private async boot(extraEnv: Record<string, string>, viaDatabaseUrl?: (url: string) => string): Promise<void> {
     this.secretsSeen.add(this.password);
     this.dir = mkdtempSync(join(tmpdir(), 'psb-'));
     const secretsFile = join(this.dir, 'secrets.json');
@@ -93,7 +94,7 @@ export class BrokerHarness {
     this.app = await createApp({
       env: {
         NODE_ENV: 'test',
-        DATABASE_URL: this.db.url,
+        DATABASE_URL: viaDatabaseUrl ? viaDatabaseUrl(this.db.url) : this.db.url,
         MIGRATE_ON_START: 'true',
         SECRETS_FILE: secretsFile,
         DEVICE_JWT_AUDIENCE: AUDIENCE,
