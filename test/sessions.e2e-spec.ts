@@ -274,7 +274,7 @@ describe('POST /v1/sessions (Postgres + Hyp sandbox over HTTP)', () => {
     const res = await h.issue(device);
     expect(res.status).toBe(201);
     const line = h.logs.parsed().find((l) => l.requestId === res.body.requestId && l.msg === 'request completed');
-    expect(line).toMatchObject({ deviceId: device.deviceId, outcome: 'ok', res: { statusCode: 201 } });
+    expect(line).toMatchObject({ deviceId: device.deviceId, terminal: TERMINAL, outcome: 'ok', res: { statusCode: 201 } });
     expect(typeof line?.responseTime).toBe('number');
     expect(h.logs.text).not.toContain(String(res.body.sessionId));
     expect(h.logs.text).not.toContain(h.password);

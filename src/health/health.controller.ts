@@ -1,14 +1,14 @@
-import { Controller, Get, HttpCode, Res } from '@nestjs/common';
+import { Controller, Get, HttpCode, Res, ServiceUnavailableException } from '@nestjs/common';
+import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import type { FastifyReply } from 'fastify';
-import { PrismaService } from '../database/prisma.service';
-import { SecretsProvider } from '../secrets/secrets-provider';
+import { ReadinessChecks } from './readiness-checks';
 
-/** Liveness says the process runs; readiness says which dependency is down, if any. */
+/** Liveness says the process runs; readiness says which dependency is down, if any (terminus). */
 @Controller('health')
 export class HealthController {
   constructor(
-    private readonly prisma: PrismaService,
-    private readonly secrets: SecretsProvider,
+    private readonly health: HealthCheckService,
+    private readonly checks: ReadinessChecks,
   ) {}
 
   @Get('live')
@@ -18,20 +18,20 @@ export class HealthController {
   }
 
   @Get('ready')
-  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<{ status: string; checks: Record<string, string> }> {
-    const checks: Record<string, string> = {};
-    await Promise.all([
-      this.prisma.$queryRaw`SELECT 1`.then(
-        () => (checks.database = 'up'),
-        () => (checks.database = 'down'),
-      ),
-      this.secrets.check().then(
-        () => (checks.secrets = 'up'),
-        () => (checks.secrets = 'down'),
-      ),
-    ]);
-    const ok = Object.values(checks).every((v) => v === 'up');
-    void reply.status(ok ? 200 : 503);
-    return { status: ok ? 'ok' : 'unavailable', checks };
+  @HealthCheck()
+  async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {
+    try {
+      return await this.health.check([
+        () => this.checks.database(),
+        () => this.checks.secretStore(),
+        () => this.checks.redisStore(),
+        () => this.checks.gateways(),
+      ]);
+    } catch (err) {
+      // terminus reports "down" as a 503 exception; keep its per-dependency body.
+      if (!(err instanceof ServiceUnavailableException)) throw err;
+      void reply.status(503);
+      return err.getResponse() as HealthCheckResult;
+    }
   }
 }

@@ -23,12 +23,13 @@ export const REDACTED_PATHS = [
   'credentials',
 ];
 
-type RawRequest = IncomingMessage & { id?: string; deviceId?: string };
+type RawRequest = IncomingMessage & { id?: string; deviceId?: string; terminalNumber?: string };
 
 function completionFields(req: IncomingMessage, res: ServerResponse, fields: object): object {
   return {
     ...fields,
     deviceId: (req as RawRequest).deviceId,
+    terminal: (req as RawRequest).terminalNumber,
     outcome: res.statusCode < 400 ? 'ok' : res.statusCode < 500 ? 'denied' : 'failed',
   };
 }

@@ -30,6 +30,9 @@ export class SessionsController {
     @Req() req: FastifyRequest,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
   ): Promise<IssuedSession> {
+    // For the request's log line (src/http/logging.ts).
+    (req.raw as typeof req.raw & { terminalNumber?: string }).terminalNumber =
+      body.terminalNumber ?? (device.terminalNumbers.length === 1 ? device.terminalNumbers[0] : undefined);
     const issue = () => this.issuer.issue(device, body, auditOrigin(req));
     if (idempotencyKey === undefined) return issue();
     if (!IDEMPOTENCY_KEY.test(idempotencyKey)) throw new ValidationError('Idempotency-Key must be 1 to 255 visible ASCII characters.');
