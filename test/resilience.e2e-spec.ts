@@ -100,3 +100,27 @@ describe('rate limits', () => {
     expect(text).toMatch(/broker_rate_limit_rejections_total\{limit="terminal"\} 1/);
   });
 });
+
+describe('bulkhead', () => {
+  let h: BrokerHarness;
+
+  beforeAll(async () => {
+    h = await BrokerHarness.start({ GATEWAY_BULKHEAD_LIMIT: '1', GATEWAY_BULKHEAD_QUEUE: '0', GATEWAY_RETRY_MAX_ATTEMPTS: '1' });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('caps concurrent calls per gateway origin and refuses the excess at once with 503', async () => {
+    const device = await h.enrollDevice();
+    h.sandbox.setFaults({ latencyMs: 400 });
+    const results = await Promise.all([h.issue(device), h.issue(device), h.issue(device)]);
+    h.sandbox.setFaults({});
+    const statuses = results.map((r) => r.status).sort();
+    expect(statuses).toEqual([201, 503, 503]);
+    const refused = results.filter((r) => r.status === 503);
+    for (const r of refused) expect(r.body.code).toBe('dependency-unavailable');
+    const text = await (await request(`${h.baseUrl}/metrics`)).body.text();
+    expect(text).toMatch(/broker_gateway_bulkhead_rejections_total\{origin="[^"]+"\} 2/);
+  });
+});
