@@ -7,5 +7,10 @@ module.exports = {
     // Transpile only: `npm run typecheck` (tsc) checks the types once for the whole project.
     '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.json', diagnostics: false }],
   },
+  // ES-module-only dependencies (jose 6 under jwks-rsa, content-disposition 3 under @fastify/static):
+  // Node 20.19+ loads them through require(), Jest's module runtime cannot, so Node loads them.
+  moduleNameMapper: {
+    '^(jose|content-disposition)$': '<rootDir>/test/support/esm-shims/$1.cjs',
+  },
   testTimeout: 30000,
 };

@@ -3,6 +3,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { Logger } from 'nestjs-pino';
 import { AppModule, AppOptions } from './app.module';
 import { generateRequestId } from './http/request-id';
+import { setupOpenApi } from './http/swagger';
 
 /** Bodies larger than this are refused with 413 before any parsing. */
 export const BODY_LIMIT_BYTES = 16 * 1024;
@@ -29,5 +30,6 @@ export async function createApp(options: AppOptions = {}): Promise<NestFastifyAp
   fastify.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });
+  setupOpenApi(app);
   return app;
 }

@@ -2,7 +2,10 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER } from '@nestjs/core';
 import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
+import { AdminModule } from './admin/admin.module';
 import { AuditModule } from './audit/audit.module';
+import { AuditQueryModule } from './audit-query/audit-query.module';
+import { AuditSealModule } from './audit-seal/audit-seal.module';
 import { BootstrapModule } from './bootstrap/bootstrap.module';
 import { BrokerConfigModule } from './config/config.module';
 import { validateConfig } from './config/config.schema';
@@ -11,6 +14,7 @@ import { HealthModule } from './health/health.module';
 import { loggerOptions } from './http/logging';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
 import { MetricsModule } from './metrics/metrics.module';
+import { OperatorsModule } from './operators/operators.module';
 import { RateLimitsModule } from './rate-limits/rate-limits.module';
 import { RedisModule } from './redis/redis.module';
 import { SecretsModule } from './secrets/secrets.module';
@@ -38,7 +42,11 @@ export class AppModule {
         RateLimitsModule,
         SecretsModule,
         AuditModule,
+        AuditSealModule,
+        AuditQueryModule,
         HealthModule,
+        OperatorsModule,
+        AdminModule,
         SessionsModule,
         ...(config.BOOTSTRAP_ENROLLMENT ? [BootstrapModule] : []),
       ],

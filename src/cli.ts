@@ -8,6 +8,7 @@ import { validateConfig } from './config/config.schema';
 import { DatabaseConnection } from './database/database-connection';
 import { migrate } from './database/database.module';
 import { DeviceEnrollment, enrollDeviceSchema } from './devices/device-enrollment';
+import { mintLocalOperatorToken, OPERATOR_TOKEN_USAGE } from './operators/local-operator-key';
 import { TerminalRepository } from './terminals/terminal.repository';
 import { TERMINAL_NUMBER } from './sessions/session-request.schema';
 
@@ -15,6 +16,8 @@ const USAGE = `usage: npm run cli -- <command> [options]
   migrate                                   apply prisma/migrations to the configured database
   terminal:add --number N --label L --credential-ref REF [--endpoint URL] [--provider hyp]
   device:enroll --name N --public-key FILE --terminals N1,N2 [--policy JSON]
+  ${OPERATOR_TOKEN_USAGE}
+                                            (embedded mode: prints an operator token from the local key)
 `;
 
 async function main(argv: string[]): Promise<void> {
@@ -33,6 +36,10 @@ async function main(argv: string[]): Promise<void> {
     } finally {
       await connection.close();
     }
+    return;
+  }
+  if (command === 'operator:token') {
+    process.stdout.write(`${mintLocalOperatorToken(rest, config, process.env.USER)}\n`);
     return;
   }
   if (command !== 'terminal:add' && command !== 'device:enroll') {

@@ -39,10 +39,10 @@ describe('POST /v1/sessions (Postgres + Hyp sandbox over HTTP)', () => {
     expect(res.status).toBe(201);
     expect(res.headers['cache-control']).toBe('no-store');
     expect(Object.keys(res.body).sort()).toEqual(
-      ['expiresAt', 'expiresIn', 'requestId', 'reusable', 'scope', 'sessionId', 'terminalNumber'].sort(),
+      ['expiresAt', 'expiresIn', 'provider', 'requestId', 'reusable', 'scope', 'sessionId', 'terminalNumber'].sort(),
     );
     expect(res.body.sessionId).toMatch(/^[0-9a-f-]{36}$/);
-    expect(res.body).toMatchObject({ expiresIn: 600, reusable: false, terminalNumber: TERMINAL, scope: DEAL });
+    expect(res.body).toMatchObject({ expiresIn: 600, reusable: false, provider: 'hyp', terminalNumber: TERMINAL, scope: DEAL });
     expect(Date.parse(String(res.body.expiresAt)) - Date.now()).toBeGreaterThan(590_000);
     expect(res.body.requestId).toBe(res.headers['x-request-id']);
 

@@ -1,4 +1,10 @@
+import { resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
+
+/** Issuer of the tokens `npm run cli -- operator:token` mints from the embedded mode's local key. */
+export const LOCAL_OPERATOR_ISSUER = 'pos-session-broker-local';
+/** Asymmetric algorithms jsonwebtoken verifies; never HS* (a shared secret) nor none. */
+export const OPERATOR_JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'] as const;
 
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
@@ -29,15 +35,46 @@ export const configSchema = z
     PGLITE_DATA_DIR: z.string().min(1).default('./data/pglite'),
     MIGRATE_ON_START: bool.optional(),
 
-    SECRETS_PROVIDER: z.enum(['file']).default('file'),
+    SECRETS_PROVIDER: z.enum(['file', 'vault']).default('file'),
     SECRETS_FILE: z.string().min(1).default('./data/dev-secrets.json'),
     SECRETS_CACHE_TTL_MS: int(0, 3_600_000).default(60_000),
     AUDIT_FINGERPRINT_KEY_REF: z.string().min(1).default('broker/audit-fingerprint-key'),
+    VAULT_ADDR: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+    VAULT_NAMESPACE: optionalString,
+    VAULT_KV_MOUNT: z.string().regex(/^(?!(.*\/)?\.{1,2}(\/|$))[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, 'must be a mount path like secret or kv/pos').default('secret'),
+    VAULT_AUTH_METHOD: z.enum(['token', 'approle', 'kubernetes']).default('token'),
+    VAULT_AUTH_MOUNT: optionalString.pipe(z.string().regex(/^(?!(.*\/)?\.{1,2}(\/|$))[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, 'must be an auth mount path like approle').optional()),
+    VAULT_TOKEN: optionalString,
+    VAULT_TOKEN_FILE: optionalString,
+    VAULT_APPROLE_ROLE_ID: optionalString,
+    VAULT_APPROLE_ROLE_ID_FILE: optionalString,
+    VAULT_APPROLE_SECRET_ID: optionalString,
+    VAULT_APPROLE_SECRET_ID_FILE: optionalString,
+    VAULT_KUBERNETES_ROLE: optionalString,
+    VAULT_KUBERNETES_JWT_PATH: z.string().min(1).default('/var/run/secrets/kubernetes.io/serviceaccount/token'),
+    VAULT_CA_FILE: optionalString,
+    VAULT_MAX_STALENESS_MS: int(0, 604_800_000).default(900_000),
+    VAULT_REQUEST_TIMEOUT_MS: int(100, 60_000).default(5_000),
 
     DEVICE_JWT_AUDIENCE: z.string().min(1).default('pos-session-broker'),
     DEVICE_JWT_MAX_LIFETIME_SECONDS: int(10, 300).default(300),
     DEVICE_JWT_CLOCK_SKEW_SECONDS: int(0, 120).default(30),
     DEVICE_CACHE_TTL_MS: int(0, 60_000).default(5_000),
+    DEVICE_KEY_ROTATION_GRACE_SECONDS: int(0, 2_592_000).default(86_400),
+
+    OPERATOR_JWKS_URI: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+    OPERATOR_JWT_PUBLIC_KEY: optionalString,
+    OPERATOR_JWT_PUBLIC_KEY_FILE: optionalString,
+    OPERATOR_JWT_ISSUER: optionalString,
+    OPERATOR_JWT_AUDIENCE: z.string().min(1).default('pos-session-broker-operators'),
+    OPERATOR_JWT_ROLES_CLAIM: z.string().min(1).default('roles'),
+    OPERATOR_JWT_ALGORITHMS: z
+      .string()
+      .default('RS256,ES256')
+      .transform((s) => s.split(',').map((a) => a.trim()).filter((a) => a !== ''))
+      .pipe(z.array(z.enum(OPERATOR_JWT_ALGORITHMS)).min(1)),
+    OPERATOR_JWT_CLOCK_SKEW_SECONDS: int(0, 300).default(30),
+    OPERATOR_LOCAL_KEY_FILE: z.string().min(1).default('./data/operator-key.pem'),
 
     HYP_DEFAULT_ENDPOINT: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
     GATEWAY_CONNECT_TIMEOUT_MS: int(100, 60_000).default(3_000),
@@ -53,8 +90,13 @@ export const configSchema = z
     GATEWAY_BREAKER_HALF_OPEN_AFTER_MS: int(100, 600_000).default(10_000),
     GATEWAY_BULKHEAD_LIMIT: int(1, 10_000).default(64),
     GATEWAY_BULKHEAD_QUEUE: int(0, 100_000).default(512),
+    PAYROC_TOKEN_REFRESH_MARGIN_SECONDS: int(0, 3_600).default(60),
 
     AUDIT_BATCH_MAX: int(1, 5_000).default(500),
+    AUDIT_SEAL_INTERVAL_MS: int(0, 86_400_000).default(60_000),
+    AUDIT_SEAL_SETTLE_MS: int(0, 600_000).default(10_000),
+    AUDIT_SEAL_MAX_EVENTS: int(1, 100_000).default(10_000),
+    AUDIT_RETENTION_DAYS: int(0, 36_500).default(0),
 
     REDIS_URL: optionalString.pipe(z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional()),
     DEVICE_RATE_LIMIT_PER_MINUTE: int(1, 10_000_000).default(120),
@@ -72,15 +114,48 @@ export const configSchema = z
     BOOTSTRAP_TOKEN_FILE: z.string().min(1).default('./data/bootstrap-token'),
   })
   .superRefine((c, ctx) => {
-    if (c.NODE_ENV !== 'production') return;
     const refuse = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
+    // Different audiences: a device token can never pass as an operator token, nor the reverse.
+    if (c.OPERATOR_JWT_AUDIENCE === c.DEVICE_JWT_AUDIENCE) refuse('OPERATOR_JWT_AUDIENCE', 'must differ from DEVICE_JWT_AUDIENCE');
+    const operatorKeySources = [c.OPERATOR_JWKS_URI, c.OPERATOR_JWT_PUBLIC_KEY, c.OPERATOR_JWT_PUBLIC_KEY_FILE].filter((v) => v !== undefined);
+    if (operatorKeySources.length > 1)
+      refuse('OPERATOR_JWKS_URI', 'set only one of OPERATOR_JWKS_URI, OPERATOR_JWT_PUBLIC_KEY, OPERATOR_JWT_PUBLIC_KEY_FILE');
+    if (c.SECRETS_PROVIDER === 'vault') {
+      if (!c.VAULT_ADDR) refuse('VAULT_ADDR', 'is required with SECRETS_PROVIDER=vault');
+      if (c.VAULT_MAX_STALENESS_MS < c.SECRETS_CACHE_TTL_MS) refuse('VAULT_MAX_STALENESS_MS', 'must be at least SECRETS_CACHE_TTL_MS');
+      const either = (value: string | undefined, file: string | undefined, name: string) => {
+        if (!value && !file) refuse(name, `${name} or ${name}_FILE is required with VAULT_AUTH_METHOD=${c.VAULT_AUTH_METHOD}`);
+        if (value && file) refuse(name, `set only one of ${name} and ${name}_FILE`);
+      };
+      if (c.VAULT_AUTH_METHOD === 'token') either(c.VAULT_TOKEN, c.VAULT_TOKEN_FILE, 'VAULT_TOKEN');
+      if (c.VAULT_AUTH_METHOD === 'approle') {
+        either(c.VAULT_APPROLE_ROLE_ID, c.VAULT_APPROLE_ROLE_ID_FILE, 'VAULT_APPROLE_ROLE_ID');
+        either(c.VAULT_APPROLE_SECRET_ID, c.VAULT_APPROLE_SECRET_ID_FILE, 'VAULT_APPROLE_SECRET_ID');
+      }
+      if (c.VAULT_AUTH_METHOD === 'kubernetes' && !c.VAULT_KUBERNETES_ROLE)
+        refuse('VAULT_KUBERNETES_ROLE', 'is required with VAULT_AUTH_METHOD=kubernetes');
+    }
+    if (c.NODE_ENV !== 'production') return;
     if (!c.DATABASE_URL) refuse('DATABASE_URL', 'is required in production (the embedded PGlite database is for development only)');
     if (!c.HYP_DEFAULT_ENDPOINT) refuse('HYP_DEFAULT_ENDPOINT', 'is required in production');
     else if (!c.HYP_DEFAULT_ENDPOINT.startsWith('https://') || isLoopback(c.HYP_DEFAULT_ENDPOINT))
       refuse('HYP_DEFAULT_ENDPOINT', 'must be a real https:// gateway URL in production, not the sandbox');
     if (c.HYP_SANDBOX !== 'off') refuse('HYP_SANDBOX', 'must be off in production');
     if (c.BOOTSTRAP_ENROLLMENT) refuse('BOOTSTRAP_ENROLLMENT', 'is a development bootstrap and must be false in production');
-    if (c.SECRETS_FILE === './data/dev-secrets.json') refuse('SECRETS_FILE', 'points at the generated development secrets');
+    if (c.SECRETS_PROVIDER === 'file') refuse('SECRETS_PROVIDER', 'must be vault in production (the file provider is for development)');
+    // Plain http only to a local Vault Agent / Proxy listener; anything across the network needs TLS.
+    if (c.VAULT_ADDR && !c.VAULT_ADDR.startsWith('https://') && !isLoopback(c.VAULT_ADDR))
+      refuse('VAULT_ADDR', 'must be https:// in production (plain http only to a Vault Agent on loopback)');
+    if (c.AUDIT_RETENTION_DAYS > 0 && c.AUDIT_RETENTION_DAYS < 365)
+      refuse('AUDIT_RETENTION_DAYS', 'must be 0 (keep forever) or at least 365 in production (PCI DSS 10.5.1 keeps a year)');
+    if (c.AUDIT_SEAL_SETTLE_MS < 1_000)
+      refuse('AUDIT_SEAL_SETTLE_MS', 'must be at least 1000 in production (shorter, a slow audit insert would look like tampering)');
+    if (operatorKeySources.length > 0 && !c.OPERATOR_JWT_ISSUER)
+      refuse('OPERATOR_JWT_ISSUER', 'is required in production when operator tokens are accepted');
+    if (c.OPERATOR_JWT_ISSUER === LOCAL_OPERATOR_ISSUER)
+      refuse('OPERATOR_JWT_ISSUER', 'is the embedded development issuer (local operator key); use your identity provider');
+    if (c.OPERATOR_JWT_PUBLIC_KEY_FILE !== undefined && resolvePath(c.OPERATOR_JWT_PUBLIC_KEY_FILE) === resolvePath(c.OPERATOR_LOCAL_KEY_FILE))
+      refuse('OPERATOR_JWT_PUBLIC_KEY_FILE', 'points at the generated development operator key');
   });
 
 function isLoopback(url: string): boolean {

@@ -45,13 +45,15 @@ export class DeviceAuthGuard extends AuthGuard(DEVICE_JWT) {
   }
 }
 
-function reasonOf(info: unknown): string {
+/** Why passport-jwt refused a token, for the audit trail (operator tokens are refused the same way). */
+export function reasonOf(info: unknown): string {
   if (info instanceof AuthenticationError) return info.reason;
   if (info instanceof TokenExpiredError) return 'token-expired';
   if (info instanceof NotBeforeError) return 'token-not-yet-valid';
   if (info instanceof JsonWebTokenError) {
     const m = info.message;
     if (m.includes('audience')) return 'wrong-audience';
+    if (m.includes('issuer')) return 'wrong-issuer';
     if (m.includes('algorithm')) return 'algorithm-refused';
     if (m.includes('signature is required')) return 'unsigned-token';
     if (m.includes('signature')) return 'bad-signature';

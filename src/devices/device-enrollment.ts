@@ -1,27 +1,36 @@
-import { createPublicKey, randomUUID, type JsonWebKey, type KeyObject } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
 import type { AuditActorType, AuditOrigin } from '../audit/audit-event';
 import { AuditTrail } from '../audit/audit-trail';
-import { ValidationError } from '../common/errors';
+import { ConflictError, ValidationError } from '../common/errors';
 import { scopePolicySchema } from '../sessions/hyp-scope.schema';
 import { TERMINAL_NUMBER } from '../sessions/session-request.schema';
 import { TerminalRepository } from '../terminals/terminal.repository';
 import { DeviceDirectory } from './device-directory';
+import { devicePublicKey } from './device-keys';
 import { DeviceRepository } from './device.repository';
 
 export const enrollDeviceSchema = z.strictObject({
   name: z.string().trim().min(1).max(200),
-  /** ES256 public key as a JWK object or an SPKI PEM string. */
-  publicKey: z.union([z.string().min(1).max(4096), z.record(z.string(), z.unknown())]),
+  publicKey: devicePublicKeySchema(),
   terminalNumbers: z.array(z.string().regex(TERMINAL_NUMBER, 'must be exactly 10 digits')).min(1).max(100),
-  policy: scopePolicySchema,
+  /** Absent or null: the device has the default policy of the terminal each session is for. */
+  policy: scopePolicySchema.nullable().default(null),
 });
-export type EnrollDevice = z.infer<typeof enrollDeviceSchema>;
+export type EnrollDevice = z.input<typeof enrollDeviceSchema>;
+
+/** A device public key: an ES256 (P-256) or EdDSA (Ed25519) key as a JWK object or an SPKI PEM string. */
+export function devicePublicKeySchema() {
+  return z
+    .union([z.string().min(1).max(4096), z.record(z.string(), z.unknown())])
+    .describe('ES256 (EC P-256) or EdDSA (Ed25519) public key, as a JWK object or an SPKI PEM string');
+}
 
 export interface EnrolledDevice {
   deviceId: string;
   keyId: string;
+  alg: string;
   terminalNumbers: string[];
 }
 
@@ -35,8 +44,10 @@ export class DeviceEnrollment {
     private readonly audit: AuditTrail,
   ) {}
 
-  async enroll(input: EnrollDevice, actor: { type: AuditActorType; id?: string }, origin: AuditOrigin): Promise<EnrolledDevice> {
-    const publicJwk = es256PublicJwk(input.publicKey);
+  async enroll(raw: EnrollDevice, actor: { type: AuditActorType; id?: string }, origin: AuditOrigin): Promise<EnrolledDevice> {
+    const input = enrollDeviceSchema.parse(raw);
+    const { alg, jwk: publicJwk } = devicePublicKey(input.publicKey);
+    if (await this.devices.deviceWithKey(publicJwk)) throw new ConflictError('This public key is already enrolled.');
     const terminalNumbers = [...new Set(input.terminalNumbers)].sort();
     const terminals = await this.terminals.findByNumbers(terminalNumbers);
     const missing = terminalNumbers.filter((n) => !terminals.some((t) => t.terminalNumber === n));
@@ -48,7 +59,7 @@ export class DeviceEnrollment {
       id: deviceId,
       name: input.name,
       policy: input.policy,
-      key: { id: keyId, alg: 'ES256', publicJwk },
+      key: { id: keyId, alg, publicJwk },
       terminalIds: terminals.map((t) => t.id),
     });
     this.directory.invalidate(deviceId);
@@ -58,22 +69,8 @@ export class DeviceEnrollment {
       actorType: actor.type,
       actorId: actor.id,
       ...origin,
-      details: { deviceId, after: { name: input.name, keyId, alg: 'ES256', terminalNumbers, policy: input.policy } },
+      details: { deviceId, after: { name: input.name, status: 'active', keyId, alg, terminalNumbers, policy: input.policy } },
     });
-    return { deviceId, keyId, terminalNumbers };
+    return { deviceId, keyId, alg, terminalNumbers };
   }
-}
-
-/** Accepts only P-256 public keys (ES256); returns the public JWK, whatever was sent. */
-export function es256PublicJwk(input: string | Record<string, unknown>): Record<string, string> {
-  let key: KeyObject;
-  try {
-    key = typeof input === 'string' ? createPublicKey(input) : createPublicKey({ key: input as JsonWebKey, format: 'jwk' });
-  } catch {
-    throw new ValidationError('publicKey is not a readable public key (JWK or PEM).');
-  }
-  if (key.asymmetricKeyType !== 'ec' || key.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
-    throw new ValidationError('publicKey must be an EC P-256 key (ES256).');
-  }
-  return key.export({ format: 'jwk' }) as Record<string, string>;
 }

@@ -7,6 +7,7 @@ import { AuthenticationError } from '../common/errors';
 import { AppConfig } from '../config/app-config';
 import type { DeviceAuthView, DeviceKeyView, DevicePrincipal } from './device';
 import { DeviceDirectory } from './device-directory';
+import { DEVICE_KEY_ALGS, signatureMatches, verifyEdDsaToken } from './device-keys';
 import { ReplayGuard } from './replay-guard';
 
 export const DEVICE_JWT = 'device-jwt';
@@ -20,14 +21,17 @@ interface DeviceClaims {
 }
 
 /**
- * Device JWTs: signed by the device's own enrolled key (ES256), `aud` = the broker, `exp` at most
- * DEVICE_JWT_MAX_LIFETIME_SECONDS after `iat`, a `jti` never seen before. passport-jwt checks
- * signature, algorithm allow-list, audience and expiry; the rest is checked here.
+ * Device JWTs: signed by the device's own enrolled key (ES256 or EdDSA), `aud` = the broker, `exp`
+ * at most DEVICE_JWT_MAX_LIFETIME_SECONDS after `iat`, a `jti` never seen before. passport-jwt
+ * checks signature, algorithm allow-list, audience and expiry of ES256 tokens; EdDSA tokens, which
+ * jsonwebtoken cannot verify, take verifyEdDsaToken instead. The rest is checked here for both.
  */
 @Injectable()
 export class DeviceJwtStrategy extends PassportStrategy(Strategy, DEVICE_JWT) {
   private readonly maxLifetime: number;
   private readonly skew: number;
+  private readonly audience: string;
+  private readonly bearer = ExtractJwt.fromAuthHeaderAsBearerToken();
 
   constructor(
     private readonly devices: DeviceDirectory,
@@ -51,6 +55,32 @@ export class DeviceJwtStrategy extends PassportStrategy(Strategy, DEVICE_JWT) {
     } as ConstructorParameters<typeof Strategy>[0]);
     this.maxLifetime = c.DEVICE_JWT_MAX_LIFETIME_SECONDS;
     this.skew = c.DEVICE_JWT_CLOCK_SKEW_SECONDS;
+    this.audience = c.DEVICE_JWT_AUDIENCE;
+  }
+
+  override authenticate(req: Parameters<Strategy['authenticate']>[0], options?: object): void {
+    const raw = this.bearer(req);
+    if (raw && headerAlg(raw) === 'EdDSA') {
+      void this.authenticateEdDsa(req as unknown as FastifyRequest, raw);
+      return;
+    }
+    super.authenticate(req, options);
+  }
+
+  /** The EdDSA path, ending the same way passport-jwt does: fail (refused), error (thrown by validate), success. */
+  private async authenticateEdDsa(req: FastifyRequest, raw: string): Promise<void> {
+    let claims: Record<string, unknown>;
+    try {
+      const key = await this.keyFor(req, raw);
+      claims = verifyEdDsaToken(raw, key as DeviceKeyView['key'], { audience: this.audience, clockSkewSeconds: this.skew });
+    } catch (err) {
+      return this.fail(err, 401);
+    }
+    try {
+      this.success(await this.validate(req, claims));
+    } catch (err) {
+      this.error(err as Error);
+    }
   }
 
   async validate(req: FastifyRequest, claims: DeviceClaims): Promise<DevicePrincipal> {
@@ -77,17 +107,35 @@ export class DeviceJwtStrategy extends PassportStrategy(Strategy, DEVICE_JWT) {
     claimedDevice(req, sub);
     const device = await this.devices.find(sub);
     if (!device) throw new AuthenticationError('unknown-device');
-    const key = selectKey(device, token.header.kid);
+    const key = selectKey(device, token.header.kid, token.header.alg, raw);
     if (!key) throw new AuthenticationError('no-usable-key');
     return key.key;
   }
 }
 
-/** The key named by `kid`, else the newest key still valid. */
-function selectKey(device: DeviceAuthView, kid: string | undefined): DeviceKeyView | undefined {
+/**
+ * The key named by `kid`; without `kid`, the key of the token's algorithm whose signature it
+ * carries, so a token signed by a rotated-out key still verifies during its grace period (else
+ * the newest of that algorithm, and verification then says why it fails). Expired keys are never used.
+ */
+function selectKey(device: DeviceAuthView, kid: string | undefined, alg: string, raw: string): DeviceKeyView | undefined {
   const now = Date.now();
   const usable = device.keys.filter((k) => k.expiresAt === undefined || k.expiresAt > now);
-  return kid === undefined ? usable[0] : usable.find((k) => k.id === kid);
+  if (kid !== undefined) return usable.find((k) => k.id === kid);
+  // Another algorithm (HS256, none...) is left to the verifier to refuse, with its precise reason.
+  if (!DEVICE_KEY_ALGS.includes(alg)) return usable[0];
+  const candidates = usable.filter((k) => k.alg === alg);
+  if (candidates.length <= 1) return candidates[0];
+  return candidates.find((k) => signatureMatches(raw, alg, k.key)) ?? candidates[0];
+}
+
+/** The `alg` of a compact JWS's header, reading the header alone (this runs on every request). */
+function headerAlg(raw: string): unknown {
+  try {
+    return (JSON.parse(Buffer.from(raw.slice(0, raw.indexOf('.')), 'base64url').toString('utf8')) as { alg?: unknown }).alg;
+  } catch {
+    return undefined;
+  }
 }
 
 /** Which device the (not yet verified) token names: for the audit record of a refusal. */

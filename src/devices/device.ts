@@ -5,10 +5,12 @@ export type DeviceStatus = 'active' | 'disabled' | 'revoked';
 
 export interface DeviceKeyView {
   readonly id: string;
+  /** ES256 or EdDSA. */
   readonly alg: string;
   /** Built once per cache load, so verification allocates no key material per request. */
   readonly key: KeyObject;
   readonly createdAt: number;
+  /** Set when the key was rotated out: it keeps verifying until then (the grace period). */
   readonly expiresAt: number | undefined;
 }
 
@@ -16,7 +18,9 @@ export interface DeviceKeyView {
 export interface DeviceAuthView {
   readonly id: string;
   readonly status: DeviceStatus;
-  readonly policy: ScopePolicy;
+  /** null: the policy of the terminal the session is for (its defaultPolicy). */
+  readonly policy: ScopePolicy | null;
+  /** Newest first. */
   readonly keys: readonly DeviceKeyView[];
   readonly terminalNumbers: readonly string[];
 }
@@ -24,7 +28,8 @@ export interface DeviceAuthView {
 /** The authenticated caller of a device route. */
 export interface DevicePrincipal {
   readonly deviceId: string;
-  readonly policy: ScopePolicy;
+  /** null: the terminal's defaultPolicy applies. */
+  readonly policy: ScopePolicy | null;
   readonly terminalNumbers: readonly string[];
   readonly jti: string;
 }

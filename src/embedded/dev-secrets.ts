@@ -4,9 +4,29 @@ import { dirname } from 'node:path';
 
 export const DEMO_TERMINAL = '0882819014';
 
+/** One demo terminal per provider besides Hyp, each on its own in-process sandbox. */
+export const DEMO_PROVIDER_TERMINALS = {
+  payroc: '0882819020',
+  'embedded-components': '0882819021',
+  wallet: '0882819022',
+} as const;
+
+const secret = () => randomBytes(18).toString('base64url');
+
+/** The other providers' dev secrets, under `<provider>/<terminal>` like Hyp's. */
+function providerSecrets(): Record<string, Record<string, string>> {
+  const t = DEMO_PROVIDER_TERMINALS;
+  return {
+    [`payroc/${t.payroc}`]: { apiKey: secret() },
+    [`embedded-components/${t['embedded-components']}`]: { gatewayApiKey: secret(), merchantCentralApiKey: secret() },
+    [`wallet/${t.wallet}`]: { authToken: secret(), signingKey: secret() },
+  };
+}
+
 /**
  * The embedded mode's secret store: generated once with random values, readable by the local
- * user only. The production configuration refuses this file.
+ * user only. Entries added by later versions (other providers) are filled in when missing. The
+ * production configuration refuses this file.
  */
 export function ensureDevSecrets(path: string, fingerprintKeyRef: string): Record<string, Record<string, string>> {
   if (!existsSync(path)) {
@@ -18,7 +38,13 @@ export function ensureDevSecrets(path: string, fingerprintKeyRef: string): Recor
     };
     writeFileSync(path, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
   }
-  return JSON.parse(readFileSync(path, 'utf8')) as Record<string, Record<string, string>>;
+  const secrets = JSON.parse(readFileSync(path, 'utf8')) as Record<string, Record<string, string>>;
+  const missing = Object.entries(providerSecrets()).filter(([ref]) => !(ref in secrets));
+  if (missing.length > 0) {
+    Object.assign(secrets, Object.fromEntries(missing));
+    writeFileSync(path, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
+  }
+  return secrets;
 }
 
 /** Sandbox merchants: every `hyp/<terminal>` entry of the dev secrets. */

@@ -4,9 +4,12 @@ import { Logger } from 'nestjs-pino';
 import { createApp } from '../app.factory';
 import { exitGracefullyOnSignals } from '../lifecycle/graceful-shutdown';
 import { validateConfig } from '../config/config.schema';
+import { ensureLocalOperatorKey, localOperatorSettings } from '../operators/local-operator-key';
 import { createHypSandbox } from '../sandbox/hyp/hyp-sandbox';
+import { startProviderSandboxes } from '../sandbox/provider-sandboxes';
+import { TerminalProviderConfigs } from '../sessions/terminal-provider-config';
 import { TerminalRepository } from '../terminals/terminal.repository';
-import { DEMO_TERMINAL, ensureDevSecrets, sandboxTerminals } from './dev-secrets';
+import { DEMO_PROVIDER_TERMINALS, DEMO_TERMINAL, ensureDevSecrets, sandboxTerminals } from './dev-secrets';
 
 /**
  * `npm start`: the embedded default. PGlite under ./data, generated dev secrets, the Hyp sandbox
@@ -23,6 +26,8 @@ async function main(): Promise<void> {
   if (config.NODE_ENV === 'production') throw new Error('The embedded mode is for development; use `npm run start:prod`.');
 
   const secrets = ensureDevSecrets(config.SECRETS_FILE, config.AUDIT_FINGERPRINT_KEY_REF);
+  // Stands in for the identity provider: `npm run cli -- operator:token` signs with it.
+  Object.assign(env, localOperatorSettings(config, ensureLocalOperatorKey(config.OPERATOR_LOCAL_KEY_FILE)));
   const sandbox = createHypSandbox({
     terminals: sandboxTerminals(secrets),
     faults: { latencyMs: config.HYP_SANDBOX_LATENCY_MS, forceResult: config.HYP_SANDBOX_FORCE_RESULT },
@@ -41,7 +46,24 @@ async function main(): Promise<void> {
     endpointUrl: sandboxUrl,
     credentialRef: `hyp/${DEMO_TERMINAL}`,
   });
+  // One demo terminal per other provider, each on its sandbox (free ports, re-pointed every start).
+  const t = DEMO_PROVIDER_TERMINALS;
+  const providerSandboxes = await startProviderSandboxes(
+    {
+      payroc: { apiKey: secrets[`payroc/${t.payroc}`].apiKey },
+      embedded: secrets[`embedded-components/${t['embedded-components']}`] as { gatewayApiKey: string; merchantCentralApiKey: string },
+      wallet: secrets[`wallet/${t.wallet}`] as { authToken: string; signingKey: string },
+    },
+    config.HYP_SANDBOX_HOST,
+  );
+  const providerConfigs = app.get(TerminalProviderConfigs);
+  for (const [name, terminalNumber] of Object.entries(t) as Array<[keyof typeof t, string]>) {
+    const { provider, label, endpointUrl, config: providerConfig } = providerSandboxes.terminals[name];
+    await terminals.upsert({ terminalNumber, label, provider, endpointUrl, credentialRef: `${provider}/${terminalNumber}` });
+    await providerConfigs.set(terminalNumber, provider, providerConfig);
+  }
   app.getHttpServer().once('close', () => void sandbox.close());
+  app.getHttpServer().once('close', () => void providerSandboxes.close());
   exitGracefullyOnSignals(app, config.SHUTDOWN_TIMEOUT_MS, (m) => app.get(Logger).log(m, 'Shutdown'));
   await app.listen({ port: config.PORT, host: config.HOST });
 
@@ -54,13 +76,21 @@ async function main(): Promise<void> {
       '',
       `  pos-session-broker (embedded) listening on ${base}`,
       `  Hyp sandbox:          ${sandboxUrl}`,
+      `  other sandboxes:      Payroc ${providerSandboxes.payroc.apiUrl} (terminal ${t.payroc}),`,
+      `                        embedded components ${providerSandboxes.terminals['embedded-components'].endpointUrl} (terminal ${t['embedded-components']}),`,
+      `                        wallet ${providerSandboxes.terminals.wallet.endpointUrl} (terminal ${t.wallet})`,
       `  database:             PGlite in ${config.PGLITE_DATA_DIR}`,
       `  secrets:              ${config.SECRETS_FILE} (generated, development only)`,
       `  bootstrap token:      ${config.BOOTSTRAP_TOKEN_FILE}`,
+      `  operator key:         ${config.OPERATOR_LOCAL_KEY_FILE} (local stand-in for the identity provider)`,
       '',
       '  Try it, in another terminal:',
       '    npm run demo        # a POS device enrolls, gets a session and pays with it on the sandbox',
+      '    npm run demo -- --provider payroc   # or embedded-components, wallet',
       `    curl -s ${base}/health/ready`,
+      '    TOKEN=$(npm run -s cli -- operator:token --roles admin,auditor)',
+      `    curl -s -H "Authorization: Bearer $TOKEN" ${base}/v1/admin/terminals`,
+      `    open ${base}/docs     # the API (OpenAPI at ${base}/openapi.json)`,
       '',
     ].join('\n'),
   );

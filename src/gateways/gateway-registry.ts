@@ -1,14 +1,20 @@
-import type { GatewayProvider } from './gateway-provider';
+import type { AnyProviderSpec, GatewayProvider } from './gateway-provider';
 
-/** Gateway providers by the name stored on terminals. Adding a provider is one registration. */
+export interface RegisteredProvider {
+  readonly spec: AnyProviderSpec;
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly gateway: GatewayProvider<any, any>;
+}
+
+/** Gateway providers by the name stored on terminals (see src/gateways/providers.ts). */
 export class GatewayRegistry {
-  private readonly providers: ReadonlyMap<string, GatewayProvider>;
+  private readonly providers: ReadonlyMap<string, RegisteredProvider>;
 
-  constructor(providers: readonly GatewayProvider[]) {
-    this.providers = new Map(providers.map((p) => [p.name, p]));
+  constructor(providers: readonly RegisteredProvider[]) {
+    this.providers = new Map(providers.map((p) => [p.spec.name, p]));
   }
 
-  get(name: string): GatewayProvider | undefined {
+  get(name: string): RegisteredProvider | undefined {
     return this.providers.get(name);
   }
 

@@ -1,17 +1,18 @@
 import { readFileSync } from 'node:fs';
 import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
+import { GatewayHttpClient } from './gateway-http.client';
 import { GatewayRegistry } from './gateway-registry';
-import { HypGatewayClient } from './hyp/hyp-gateway.client';
-import { HypGatewayProvider } from './hyp/hyp-gateway.provider';
+import { PROVIDERS } from './providers';
 
 @Module({
   providers: [
     {
-      provide: HypGatewayClient,
+      // One client (one undici Pool per origin) shared by every provider.
+      provide: GatewayHttpClient,
       inject: [AppConfig],
       useFactory: ({ values: c }: AppConfig) =>
-        new HypGatewayClient({
+        new GatewayHttpClient({
           connectTimeoutMs: c.GATEWAY_CONNECT_TIMEOUT_MS,
           headersTimeoutMs: c.GATEWAY_HEADERS_TIMEOUT_MS,
           bodyTimeoutMs: c.GATEWAY_BODY_TIMEOUT_MS,
@@ -22,16 +23,17 @@ import { HypGatewayProvider } from './hyp/hyp-gateway.provider';
     },
     {
       provide: GatewayRegistry,
-      inject: [HypGatewayClient],
-      useFactory: (hyp: HypGatewayClient) => new GatewayRegistry([new HypGatewayProvider(hyp)]),
+      inject: [GatewayHttpClient, AppConfig],
+      useFactory: (http: GatewayHttpClient, { values: config }: AppConfig) =>
+        new GatewayRegistry(PROVIDERS.map((spec) => ({ spec, gateway: spec.create({ http, config }) }))),
     },
   ],
   exports: [GatewayRegistry],
 })
 export class GatewaysModule implements OnApplicationShutdown {
-  constructor(@Inject(HypGatewayClient) private readonly hyp: HypGatewayClient) {}
+  constructor(@Inject(GatewayHttpClient) private readonly http: GatewayHttpClient) {}
 
   async onApplicationShutdown(): Promise<void> {
-    await this.hyp.close();
+    await this.http.close();
   }
 }

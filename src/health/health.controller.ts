@@ -1,9 +1,11 @@
 import { Controller, Get, HttpCode, Res, ServiceUnavailableException } from '@nestjs/common';
+import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, type HealthCheckResult } from '@nestjs/terminus';
 import type { FastifyReply } from 'fastify';
 import { ReadinessChecks } from './readiness-checks';
 
 /** Liveness says the process runs; readiness says which dependency is down, if any (terminus). */
+@ApiTags('operations')
 @Controller('health')
 export class HealthController {
   constructor(
@@ -13,12 +15,15 @@ export class HealthController {
 
   @Get('live')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Liveness: the process runs' })
   live(): { status: 'ok' } {
     return { status: 'ok' };
   }
 
   @Get('ready')
   @HealthCheck()
+  @ApiOperation({ summary: 'Readiness: database, secret store, Redis and gateway breakers, each named' })
+  @ApiResponse({ status: 503, description: 'A dependency is down (named in the body)' })
   async ready(@Res({ passthrough: true }) reply: FastifyReply): Promise<HealthCheckResult> {
     try {
       return await this.health.check([

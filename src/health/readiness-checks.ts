@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
+import { BrokerError } from '../common/errors';
 import { DatabaseConnection } from '../database/database-connection';
 import { REDIS, type RedisClient } from '../redis/redis.module';
 import { SecretsProvider } from '../secrets/secrets-provider';
@@ -37,7 +38,9 @@ export class ReadinessChecks {
     const check = this.indicators.check('secrets');
     return within(this.secrets.check()).then(
       () => check.up({ provider: this.secrets.name }),
-      () => check.down({ provider: this.secrets.name, message: 'secret store unavailable' }),
+      // A BrokerError's detail is safe to show by contract (e.g. "Vault is sealed."); anything else is not.
+      (err: unknown) =>
+        check.down({ provider: this.secrets.name, message: err instanceof BrokerError ? err.detail : 'secret store unavailable' }),
     );
   }
 

@@ -21,9 +21,30 @@ export const REDACTED_PATHS = [
   'password',
   'sessionId',
   'credentials',
+  // Vault: the broker's token and login material, wherever a mistake might put them.
+  'req.headers["x-vault-token"]',
+  '*.headers["x-vault-token"]',
+  '*.client_token',
+  '*.clientToken',
+  '*.secret_id',
+  '*.role_id',
+  '*.jwt',
+  '*.VAULT_TOKEN',
+  '*.VAULT_APPROLE_SECRET_ID',
+  'client_token',
+  'secret_id',
+  'jwt',
+  'token',
+  'VAULT_TOKEN',
+  'VAULT_APPROLE_SECRET_ID',
 ];
 
 type RawRequest = IncomingMessage & { id?: string; deviceId?: string; terminalNumber?: string };
+
+/** DELETE /v1/sessions/{sessionId} carries a live sessionId in its path: never log it. */
+export function redactSessionPath(url: string): string {
+  return url.replace(/^(\/v1\/sessions\/)[^?#]+/, '$1[redacted]');
+}
 
 function completionFields(req: IncomingMessage, res: ServerResponse, fields: object): object {
   return {
@@ -68,7 +89,7 @@ export function loggerOptions(config: Config, destination: DestinationStream = b
         customErrorObject: (req: IncomingMessage, res: ServerResponse, _err: Error, fields: object) =>
           completionFields(req, res, fields),
         serializers: {
-          req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url }),
+          req: (req: { method: string; url: string }) => ({ method: req.method, url: redactSessionPath(req.url) }),
           res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
         },
         customSuccessMessage: () => 'request completed',

@@ -2,6 +2,7 @@ import { Global, Module } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { FileSecretsProvider } from './file-secrets.provider';
 import { SecretsProvider } from './secrets-provider';
+import { createVaultSecretsProvider } from './vault/vault-provider.factory';
 
 @Global()
 @Module({
@@ -9,8 +10,11 @@ import { SecretsProvider } from './secrets-provider';
     {
       provide: SecretsProvider,
       inject: [AppConfig],
+      // Vault in production (config.schema.ts refuses the file provider there); the file for development.
       useFactory: (config: AppConfig): SecretsProvider =>
-        new FileSecretsProvider(config.values.SECRETS_FILE, config.values.SECRETS_CACHE_TTL_MS),
+        config.values.SECRETS_PROVIDER === 'vault'
+          ? createVaultSecretsProvider(config.values)
+          : new FileSecretsProvider(config.values.SECRETS_FILE, config.values.SECRETS_CACHE_TTL_MS),
     },
   ],
   exports: [SecretsProvider],

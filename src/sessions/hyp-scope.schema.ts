@@ -1,42 +1,33 @@
 import { z } from 'zod';
-import { HYP_SCOPE_COMMANDS, HYP_TRANSACTION_TYPES, HYP_VALIDATIONS, canonicalize } from '../gateways/hyp/hyp-scope';
+import { hypPolicyFields, hypScopeSchema, scopeRuleSchema, type HypScope } from '../gateways/hyp/hyp-scope.schema';
+import { PROVIDERS } from '../gateways/providers';
 
-/** A documented value, matched case-insensitively and returned in the documented spelling. */
-const documented = (list: readonly string[], what: string) =>
-  z.string().transform((value, ctx) => {
-    const canonical = canonicalize(list, value);
-    if (canonical === undefined) {
-      ctx.addIssue({ code: 'custom', message: `must be a documented ${what} (${list.join(', ')})` });
-      return z.NEVER;
-    }
-    return canonical;
-  });
+export { hypScopeSchema, scopeRuleSchema, type HypScope };
 
-/** Hyp session scope as a device asks for it (`command` becomes the gateway's `scopeCmd`). */
-export const hypScopeSchema = z
-  .strictObject({
-    command: documented(HYP_SCOPE_COMMANDS, 'command').optional(),
-    validation: documented(HYP_VALIDATIONS, 'validation').optional(),
-    transactionType: documented(HYP_TRANSACTION_TYPES, 'transactionType').optional(),
-  })
-  .superRefine((scope, ctx) => {
-    if (scope.command === undefined && (scope.validation !== undefined || scope.transactionType !== undefined)) {
-      ctx.addIssue({ code: 'custom', path: ['command'], message: 'is required when validation or transactionType is given' });
-    }
-  });
+/** Policy parts are plain JSON (they are stored in JSONB columns). */
+type PolicyJson = string | number | boolean | null | PolicyJson[] | { [key: string]: PolicyJson };
 
-export type HypScope = z.infer<typeof hypScopeSchema>;
+/**
+ * `policy.providers`: one optional part per provider that has a policy schema, keyed by provider
+ * name (`payroc`, `embedded-components`, `wallet`), each validated by that provider's schema.
+ * A provider without a part is denied to the device.
+ */
+const providerPoliciesSchema = z.strictObject(
+  Object.fromEntries(PROVIDERS.flatMap((p) => (p.policySchema ? [[p.name, p.policySchema.optional()]] : []))) as Record<
+    string,
+    z.ZodOptional<z.ZodType<{ [key: string]: PolicyJson }, unknown>>
+  >,
+);
 
-/** A rule pins a command and optionally a validation and a transaction type. */
-export const scopeRuleSchema = z.strictObject({
-  command: documented(HYP_SCOPE_COMMANDS, 'command'),
-  validation: documented(HYP_VALIDATIONS, 'validation').optional(),
-  transactionType: documented(HYP_TRANSACTION_TYPES, 'transactionType').optional(),
-});
-
+/**
+ * A device's scope policy. The top level is Hyp's (unchanged: `allowUnscoped`, `allowed`);
+ * `providers` holds the other providers' parts, e.g.
+ * `{"payroc": {"libVersions": ["1.6.0.172441"]}, "embedded-components": {"gateway": true},
+ *   "wallet": {"walletIds": ["2sdflsd"]}}`.
+ */
 export const scopePolicySchema = z.strictObject({
-  allowUnscoped: z.boolean().default(false),
-  allowed: z.array(scopeRuleSchema).max(100).default([]),
+  ...hypPolicyFields,
+  providers: providerPoliciesSchema.optional(),
 });
 
 export type ScopePolicy = z.infer<typeof scopePolicySchema>;

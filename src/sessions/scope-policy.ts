@@ -1,17 +1,13 @@
-import type { HypScope, ScopePolicy } from './hyp-scope.schema';
+import type { RegisteredProvider } from '../gateways/gateway-registry';
+import type { ScopePolicy } from './hyp-scope.schema';
+
+export { scopeFitsPolicy } from '../gateways/hyp/hyp-scope.schema';
 
 /**
- * Does the requested scope fit the policy? A rule's absent part is a wildcard; a part the rule
- * pins must be asked for with that exact value, because asking for less restriction (no
- * validation, say) would be a broader session than the rule grants. A request with no scope at
- * all is the broadest session and needs `allowUnscoped`.
+ * The device policy's part for a provider: Hyp's is the policy's top level, every other
+ * provider's is under `providers[name]` (undefined when the device has none: deny).
  */
-export function scopeFitsPolicy(policy: ScopePolicy, scope: HypScope | undefined): boolean {
-  if (scope === undefined || scope.command === undefined) return policy.allowUnscoped;
-  return policy.allowed.some(
-    (rule) =>
-      rule.command === scope.command &&
-      (rule.validation === undefined || rule.validation === scope.validation) &&
-      (rule.transactionType === undefined || rule.transactionType === scope.transactionType),
-  );
+export function policyPart(policy: ScopePolicy, provider: RegisteredProvider): unknown {
+  if (!provider.spec.policySchema) return policy;
+  return policy.providers?.[provider.spec.name];
 }

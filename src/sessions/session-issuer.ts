@@ -13,29 +13,46 @@ import {
 } from '../common/errors';
 import { AppConfig } from '../config/app-config';
 import type { DevicePrincipal } from '../devices/device';
-import type { GatewayCredentials } from '../gateways/gateway-provider';
-import { GatewayRegistry } from '../gateways/gateway-registry';
+import type { GatewayCredentials, GatewayTerminal } from '../gateways/gateway-provider';
+import { GatewayRegistry, type RegisteredProvider } from '../gateways/gateway-registry';
 import { SecretsProvider } from '../secrets/secrets-provider';
+import type { Terminal } from '../terminals/terminal';
 import { TerminalDirectory } from '../terminals/terminal-directory';
 import { deadlineExceeded, GatewayResilience } from './gateway-call';
-import type { HypScope } from './hyp-scope.schema';
-import { scopeFitsPolicy } from './scope-policy';
+import { outboundIdempotencyKey } from './outbound-idempotency-key';
+import { policyPart } from './scope-policy';
 import type { SessionRequest } from './session-request.schema';
+import { TerminalProviderConfigs } from './terminal-provider-config';
 
 export interface IssuedSession {
   readonly sessionId: string;
-  readonly expiresAt: string;
-  readonly expiresIn: number;
+  /** null: the session stays open until closed (DELETE /v1/sessions/{sessionId}). */
+  readonly expiresAt: string | null;
+  readonly expiresIn: number | null;
   readonly reusable: boolean;
+  /** The terminal's provider: hyp, payroc, embedded-components, wallet. */
+  readonly provider: string;
   readonly terminalNumber: string;
-  readonly scope: HypScope | null;
+  /** The scope as validated for the provider, in its documented spelling. */
+  readonly scope: Record<string, unknown> | null;
   readonly requestId: string;
 }
 
+/** What passed every check before the gateway call. */
+interface Admitted {
+  readonly terminal: Terminal;
+  readonly provider: RegisteredProvider;
+  readonly gatewayTerminal: GatewayTerminal;
+  readonly scope: Record<string, unknown> | undefined;
+}
+
+type EventBase = Omit<Parameters<AuditTrail['record']>[0], 'action' | 'outcome'>;
+
 /**
- * The rules of POST /v1/sessions: which terminal, is the scope allowed, record the attempt,
- * fetch the merchant's credentials, ask the gateway (retrying what is transient, within one
- * deadline), record the outcome, and only then hand the sessionId out. Fails closed on audit.
+ * The rules of POST /v1/sessions, for every provider: which terminal, is the scope valid for its
+ * provider and within the device policy, record the attempt, fetch the merchant's credentials, ask
+ * the gateway (retrying what is transient, within one deadline), record the outcome, and only then
+ * hand the sessionId out. Fails closed on audit.
  */
 @Injectable()
 export class SessionIssuer {
@@ -49,84 +66,65 @@ export class SessionIssuer {
     private readonly fingerprinter: SessionFingerprinter,
     private readonly resilience: GatewayResilience,
     config: AppConfig,
+    private readonly providerConfigs: TerminalProviderConfigs,
   ) {
     this.deadlineMs = config.values.REQUEST_DEADLINE_MS;
   }
 
-  async issue(device: DevicePrincipal, request: SessionRequest, origin: AuditOrigin): Promise<IssuedSession> {
+  /** `idempotencyKey`: the device's Idempotency-Key, if it sent one. */
+  async issue(device: DevicePrincipal, request: SessionRequest, origin: AuditOrigin, idempotencyKey?: string): Promise<IssuedSession> {
     const started = performance.now();
     const deadline = AbortSignal.timeout(this.deadlineMs);
-    const scope = request.scope && request.scope.command !== undefined ? request.scope : undefined;
     const terminalNumber = request.terminalNumber ?? soleTerminal(device);
-    const event = {
-      actorType: 'device' as const,
-      actorId: device.deviceId,
-      terminalNumber,
-      scope: scope ?? null,
-      ...origin,
-    };
-    const deny = async (error: BrokerError & { reason?: string }, reason: string): Promise<never> => {
-      await this.record({ ...event, action: 'session.denied', outcome: 'denied', reason });
-      throw error;
-    };
+    const base: EventBase = { actorType: 'device', actorId: device.deviceId, terminalNumber, scope: null, ...origin };
 
-    if (terminalNumber === undefined) {
-      return deny(
-        new ValidationError('terminalNumber is required: the device is bound to more than one terminal.'),
-        'terminal-ambiguous',
-      );
-    }
-    if (!device.terminalNumbers.includes(terminalNumber)) {
-      return deny(new ForbiddenError('The device is not bound to this terminal.', 'terminal-not-bound'), 'terminal-not-bound');
-    }
-    const terminal = await this.terminals.find(terminalNumber);
-    if (!terminal || !terminal.enabled) {
-      return deny(new ForbiddenError('The terminal is not enabled.', 'terminal-disabled'), 'terminal-disabled');
-    }
-    if (!scopeFitsPolicy(device.policy, scope)) {
-      return deny(
-        new ForbiddenError('The requested scope is outside the device policy.', 'scope-not-permitted'),
-        'scope-not-permitted',
-      );
-    }
-    const provider = this.gateways.get(terminal.provider);
+    const { terminal, provider, gatewayTerminal, scope } = await this.admit(device, request, base, terminalNumber);
+    const event: EventBase = { ...base, scope: scope ?? null };
+    const details = { provider: provider.spec.name };
 
     // Recorded before the gateway call: a crash mid-call still leaves a trace.
-    await this.record({ ...event, action: 'session.requested', outcome: 'pending', details: { provider: terminal.provider } });
+    await this.record({ ...event, action: 'session.requested', outcome: 'pending', details });
 
     let attempts = 0;
     try {
-      if (!provider) throw new DependencyUnavailableError('The terminal’s gateway is not available.', 30);
+      const outboundKey = outboundIdempotencyKey(device.deviceId, idempotencyKey);
       const ask = (credentials: GatewayCredentials) =>
         this.resilience.execute(terminal.endpointUrl, deadline, (signal) => {
           attempts++;
-          return provider.createSession({ terminal, credentials, scope, requestId: origin.requestId, signal });
+          return provider.gateway.createSession({
+            terminal: gatewayTerminal,
+            credentials,
+            scope,
+            requestId: origin.requestId,
+            idempotencyKey: outboundKey,
+            signal,
+          });
         });
       const credentials = await this.secrets.get(terminal.credentialRef);
       const session = await ask(credentials).catch(async (err: unknown) => {
-        // The password may have been rotated since it was cached: read it again, once.
+        // The secret may have been rotated since it was cached: read it again, once.
         if (!(err instanceof GatewayRejectedError) || err.code !== MERCHANT_AUTH_FAILED) throw err;
         const fresh = await this.secrets.refresh(terminal.credentialRef);
         if (sameCredentials(fresh, credentials)) throw err;
         return ask(fresh);
       });
-      const latencyMs = performance.now() - started;
       await this.record({
         ...event,
         action: 'session.issued',
         outcome: 'issued',
         gatewayResult: session.resultCode,
         gatewayTranId: session.gatewayReference,
-        latencyMs,
+        latencyMs: performance.now() - started,
         sessionFingerprint: this.fingerprinter.fingerprint(session.sessionId),
-        details: { attempts, expiresIn: session.expiresIn, reusable: session.reusable },
+        details: { ...details, attempts, expiresIn: session.expiresIn, reusable: session.reusable },
       });
       return {
         sessionId: session.sessionId,
-        expiresAt: new Date(Date.now() + session.expiresIn * 1000).toISOString(),
+        expiresAt: session.expiresIn === null ? null : new Date(Date.now() + session.expiresIn * 1000).toISOString(),
         expiresIn: session.expiresIn,
         reusable: session.reusable,
-        terminalNumber,
+        provider: provider.spec.name,
+        terminalNumber: terminal.terminalNumber,
         scope: scope ?? null,
         requestId: origin.requestId,
       };
@@ -141,10 +139,67 @@ export class SessionIssuer {
         reason: error.code,
         gatewayResult: error.gatewayResult,
         latencyMs: performance.now() - started,
-        details: { attempts },
+        details: { ...details, attempts },
       });
       throw error;
     }
+  }
+
+  /** Every check made before any outbound call; each refusal is audited. */
+  private async admit(device: DevicePrincipal, request: SessionRequest, base: EventBase, terminalNumber: string | undefined): Promise<Admitted> {
+    const deny = async (error: BrokerError, reason: string, scope: object | null = null): Promise<never> => {
+      await this.record({ ...base, scope, action: 'session.denied', outcome: 'denied', reason });
+      throw error;
+    };
+    const fail = async (error: BrokerError, reason: string, provider: string): Promise<never> => {
+      await this.record({ ...base, action: 'session.failed', outcome: 'failed', reason, details: { provider } });
+      throw error;
+    };
+
+    if (terminalNumber === undefined) {
+      return deny(new ValidationError('terminalNumber is required: the device is bound to more than one terminal.'), 'terminal-ambiguous');
+    }
+    if (!device.terminalNumbers.includes(terminalNumber)) {
+      return deny(new ForbiddenError('The device is not bound to this terminal.', 'terminal-not-bound'), 'terminal-not-bound');
+    }
+    const terminal = await this.terminals.find(terminalNumber);
+    if (!terminal || !terminal.enabled) {
+      return deny(new ForbiddenError('The terminal is not enabled.', 'terminal-disabled'), 'terminal-disabled');
+    }
+    const provider = this.gateways.get(terminal.provider);
+    if (!provider) {
+      return fail(new DependencyUnavailableError('The terminal’s gateway is not available.', 30), 'provider-unknown', terminal.provider);
+    }
+
+    const parsed = provider.spec.scopeSchema.safeParse(request.scope);
+    if (!parsed.success) {
+      const errors = parsed.error.issues.map((i) => ({ path: ['scope', ...i.path].join('.'), message: i.message }));
+      const detail = `The scope is invalid for this terminal's provider (${provider.spec.name}): ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`;
+      return deny(new ValidationError(detail, errors), 'scope-invalid');
+    }
+    const scope = parsed.data as Record<string, unknown> | undefined;
+
+    const config = provider.spec.configSchema.safeParse(await this.providerConfigs.find(terminalNumber, terminal.provider));
+    if (!config.success) {
+      return fail(
+        new DependencyUnavailableError('The terminal’s gateway configuration is incomplete; sessions cannot be issued for it.', 30),
+        'terminal-misconfigured',
+        provider.spec.name,
+      );
+    }
+    if (provider.spec.offers && !provider.spec.offers(config.data, scope)) {
+      return deny(new ForbiddenError('The terminal is not configured for the requested scope.', 'scope-not-offered'), 'scope-not-offered', scope ?? null);
+    }
+    // A device without a policy of its own has its terminal's default policy.
+    if (!provider.spec.permits(policyPart(device.policy ?? terminal.defaultPolicy, provider), scope)) {
+      return deny(
+        new ForbiddenError('The requested scope is outside the device policy.', 'scope-not-permitted'),
+        'scope-not-permitted',
+        scope ?? null,
+      );
+    }
+    const gatewayTerminal = { terminalNumber, endpointUrl: terminal.endpointUrl, config: config.data as unknown };
+    return { terminal, provider, gatewayTerminal, scope };
   }
 
   private async record(e: Parameters<AuditTrail['record']>[0]): Promise<void> {

@@ -1,29 +1,43 @@
-import { Body, Controller, Header, Headers, HttpCode, Post, Req, UseGuards } from '@nestjs/common';
+import { Body, Controller, Delete, Header, Headers, HttpCode, Param, Post, Req, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiHeader, ApiNoContentResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { CurrentDevice } from '../devices/current-device.decorator';
 import type { DevicePrincipal } from '../devices/device';
 import { DeviceAuthGuard } from '../devices/device-auth.guard';
 import { auditOrigin } from '../http/audit-origin';
+import { ApiProblems, ApiZodBody, ApiZodResponse } from '../http/openapi';
 import { ZodBodyPipe } from '../http/zod-body.pipe';
 import { DeviceRateLimitGuard } from '../rate-limits/rate-limit-guards';
 import { IdempotentIssuance } from '../idempotency/idempotent-issuance';
 import { ValidationError } from '../common/errors';
+import { SessionCloser } from './session-closer';
 import { IssuedSession, SessionIssuer } from './session-issuer';
 import { SessionRequest, sessionRequestSchema } from './session-request.schema';
+import { issuedSessionSchema } from './session.openapi';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
+/** Session ids of every provider are visible ASCII; anything else cannot be one of ours. */
+const SESSION_ID = /^[\x21-\x7e]{1,4096}$/;
 
+@ApiTags('device')
+@ApiBearerAuth('device-jwt')
 @Controller('v1/sessions')
 export class SessionsController {
   constructor(
     private readonly issuer: SessionIssuer,
     private readonly idempotency: IdempotentIssuance,
+    private readonly closer: SessionCloser,
   ) {}
 
   @Post()
   @HttpCode(201)
   @Header('cache-control', 'no-store')
   @UseGuards(DeviceAuthGuard, DeviceRateLimitGuard)
+  @ApiOperation({ summary: 'A scoped, short-lived gateway session for the calling device (device JWT only)' })
+  @ApiZodBody(sessionRequestSchema)
+  @ApiZodResponse(201, issuedSessionSchema, 'The session (Cache-Control: no-store)')
+  @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Retry-safe key (1-255 visible ASCII): a retry gets the same session' })
+  @ApiProblems(400, 401, 403, 409, 413, 429, 502, 503, 504)
   create(
     @CurrentDevice() device: DevicePrincipal,
     @Body(new ZodBodyPipe(sessionRequestSchema)) body: SessionRequest,
@@ -33,9 +47,21 @@ export class SessionsController {
     // For the request's log line (src/http/logging.ts).
     (req.raw as typeof req.raw & { terminalNumber?: string }).terminalNumber =
       body.terminalNumber ?? (device.terminalNumbers.length === 1 ? device.terminalNumbers[0] : undefined);
-    const issue = () => this.issuer.issue(device, body, auditOrigin(req));
+    const issue = () => this.issuer.issue(device, body, auditOrigin(req), idempotencyKey);
     if (idempotencyKey === undefined) return issue();
     if (!IDEMPOTENCY_KEY.test(idempotencyKey)) throw new ValidationError('Idempotency-Key must be 1 to 255 visible ASCII characters.');
     return this.idempotency.run(device.deviceId, idempotencyKey, body, issue);
+  }
+
+  @Delete(':sessionId')
+  @HttpCode(204)
+  @UseGuards(DeviceAuthGuard, DeviceRateLimitGuard)
+  @ApiOperation({ summary: 'Close an open-until-closed session (wallet) issued to the calling device; closing twice is not an error' })
+  @ApiParam({ name: 'sessionId', description: 'The sessionId POST /v1/sessions returned (never logged)' })
+  @ApiNoContentResponse({ description: 'Closed (or already closed)' })
+  @ApiProblems(400, 401, 403, 404, 409, 429, 502, 503, 504)
+  async close(@CurrentDevice() device: DevicePrincipal, @Param('sessionId') sessionId: string, @Req() req: FastifyRequest): Promise<void> {
+    if (!SESSION_ID.test(sessionId)) throw new ValidationError('The sessionId is malformed.');
+    await this.closer.close(device, sessionId, auditOrigin(req));
   }
 }

@@ -6,14 +6,20 @@ import { DevicesModule } from '../devices/devices.module';
 import { GatewaysModule } from '../gateways/gateways.module';
 import { IdempotencyModule } from '../idempotency/idempotency.module';
 import { TerminalsModule } from '../terminals/terminals.module';
+import { SessionCloser } from './session-closer';
 import { SessionIssuer } from './session-issuer';
+import { SessionOwnership } from './session-ownership';
 import { SessionsController } from './sessions.controller';
+import { TerminalProviderConfigs } from './terminal-provider-config';
 
 @Module({
   imports: [DevicesModule, TerminalsModule, GatewaysModule, IdempotencyModule],
   controllers: [SessionsController],
   providers: [
     SessionIssuer,
+    SessionCloser,
+    SessionOwnership,
+    TerminalProviderConfigs,
     {
       provide: GatewayResilience,
       inject: [AppConfig, BrokerMetrics],
@@ -36,6 +42,6 @@ import { SessionsController } from './sessions.controller';
       },
     },
   ],
-  exports: [GatewayResilience],
+  exports: [GatewayResilience, TerminalProviderConfigs],
 })
 export class SessionsModule {}

@@ -1,25 +1,38 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { PrismaService } from '../database/prisma.service';
+import type { Terminal as TerminalRow } from '../generated/prisma/client';
+import { scopePolicySchema } from '../sessions/hyp-scope.schema';
 import type { Terminal } from './terminal';
+
+export type TerminalInput = Omit<Terminal, 'id' | 'enabled' | 'defaultPolicy'> & Partial<Pick<Terminal, 'enabled' | 'defaultPolicy'>>;
 
 @Injectable()
 export class TerminalRepository {
   constructor(private readonly prisma: PrismaService) {}
 
   async findByNumber(terminalNumber: string): Promise<Terminal | null> {
-    return this.prisma.terminal.findUnique({ where: { terminalNumber } });
+    const row = await this.prisma.terminal.findUnique({ where: { terminalNumber } });
+    return row && toTerminal(row);
   }
 
   async findByNumbers(terminalNumbers: readonly string[]): Promise<Terminal[]> {
-    return this.prisma.terminal.findMany({ where: { terminalNumber: { in: [...terminalNumbers] } } });
+    const rows = await this.prisma.terminal.findMany({ where: { terminalNumber: { in: [...terminalNumbers] } } });
+    return rows.map(toTerminal);
   }
 
-  async upsert(input: Omit<Terminal, 'id' | 'enabled'> & { enabled?: boolean }): Promise<Terminal> {
-    return this.prisma.terminal.upsert({
+  async upsert(input: TerminalInput): Promise<Terminal> {
+    const row = await this.prisma.terminal.upsert({
       where: { terminalNumber: input.terminalNumber },
       create: { id: randomUUID(), ...input },
       update: { ...input },
     });
+    return toTerminal(row);
   }
+}
+
+/** The row as the hot path sees it: every column but the timestamps, the default policy parsed. */
+export function toTerminal(row: TerminalRow): Terminal {
+  const { createdAt: _created, updatedAt: _updated, defaultPolicy, ...columns } = row;
+  return { ...columns, defaultPolicy: scopePolicySchema.parse(defaultPolicy) };
 }

@@ -1,3 +1,5 @@
+import type { ScopePolicy } from '../sessions/hyp-scope.schema';
+
 /** A merchant terminal as the issuance path needs it; its credentials stay in the secret store. */
 export interface Terminal {
   readonly id: string;
@@ -8,4 +10,6 @@ export interface Terminal {
   /** Path of the terminal's credentials in the secret store. */
   readonly credentialRef: string;
   readonly enabled: boolean;
+  /** The scope policy of a bound device that has none of its own. */
+  readonly defaultPolicy: ScopePolicy;
 }

@@ -8,6 +8,10 @@ import { request } from 'undici';
 import { createApp } from '../../src/app.factory';
 import { DeviceEnrollment } from '../../src/devices/device-enrollment';
 import { createHypSandbox, type HypSandbox } from '../../src/sandbox/hyp/hyp-sandbox';
+import { createEmbeddedComponentsSandbox, type EmbeddedComponentsSandbox } from '../../src/sandbox/embedded-components/embedded-components-sandbox';
+import { createPayrocSandbox, type PayrocSandbox } from '../../src/sandbox/payroc/payroc-sandbox';
+import { createWalletSandbox, type WalletSandbox } from '../../src/sandbox/wallet/wallet-sandbox';
+import { TerminalProviderConfigs } from '../../src/sessions/terminal-provider-config';
 import type { ScopePolicy } from '../../src/sessions/hyp-scope.schema';
 import { TerminalRepository } from '../../src/terminals/terminal.repository';
 import { LogCapture } from './log-capture';
@@ -17,6 +21,15 @@ export const TERMINAL = '0882819014';
 export const SECOND_TERMINAL = '0882819015';
 export const NO_SESSIONS_TERMINAL = '0882819016';
 export const AUDIENCE = 'pos-session-broker-test';
+/** Terminals of the other providers (src/gateways/providers.ts), each on its own sandbox. */
+export const PAYROC_TERMINAL = '0882819030';
+export const EMBEDDED_TERMINAL = '0882819031';
+export const WALLET_TERMINAL = '0882819032';
+export const PAYROC_PROCESSING_TERMINAL_ID = '1234001';
+export const WALLET_IDS = ['2sdflsd', 'w-0002'];
+export const PARENT_SYSTEM_ID = 'BL13GT';
+export const OPERATOR_ISSUER = 'https://idp.test.example';
+export const OPERATOR_AUDIENCE = 'pos-session-broker-operators-test';
 
 export interface TestDevice {
   deviceId: string;
@@ -61,12 +74,25 @@ export class BrokerHarness {
   readonly secretsSeen = new Set<string>();
   readonly password = `pw-${randomBytes(12).toString('hex')}`;
   readonly fingerprintKey = randomBytes(32);
+  /** The test identity provider's signing key; its public half is OPERATOR_JWT_PUBLIC_KEY. */
+  readonly operatorKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   app!: NestFastifyApplication;
+  /** The environment the broker was started with (to start a second instance like it). */
+  appEnv!: Record<string, string>;
   db!: TestDatabase;
   sandbox!: HypSandbox;
   sandboxUrl!: string;
   baseUrl!: string;
   secretsFile!: string;
+  payroc!: PayrocSandbox;
+  embedded!: EmbeddedComponentsSandbox;
+  wallet!: WalletSandbox;
+  /** The other providers' secrets as the secret store holds them; change and writeSecrets() to rotate. */
+  readonly providerSecrets = {
+    payroc: { apiKey: `pk-${randomBytes(16).toString('hex')}` },
+    embedded: { gatewayApiKey: `gk-${randomBytes(16).toString('hex')}`, merchantCentralApiKey: `mk-${randomBytes(16).toString('hex')}` },
+    wallet: { authToken: `at-${randomBytes(16).toString('hex')}`, signingKey: `sk-${randomBytes(16).toString('hex')}` },
+  };
   private dir!: string;
 
   /** `viaDatabaseUrl` lets a test put something (a cuttable proxy) between the broker and its database. */
@@ -90,9 +116,10 @@ export class BrokerHarness {
       },
     });
     this.sandboxUrl = await this.sandbox.listen(0, '127.0.0.1');
+    await this.startProviderSandboxes();
     this.db = await createTestDatabase();
     this.app = await createApp({
-      env: {
+      env: (this.appEnv = {
         NODE_ENV: 'test',
         DATABASE_URL: viaDatabaseUrl ? viaDatabaseUrl(this.db.url) : this.db.url,
         MIGRATE_ON_START: 'true',
@@ -101,8 +128,11 @@ export class BrokerHarness {
         LOG_LEVEL: 'debug',
         GATEWAY_RETRY_BASE_DELAY_MS: '5',
         REQUEST_DEADLINE_MS: '2000',
+        OPERATOR_JWT_PUBLIC_KEY: this.operatorKey.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+        OPERATOR_JWT_ISSUER: OPERATOR_ISSUER,
+        OPERATOR_JWT_AUDIENCE: OPERATOR_AUDIENCE,
         ...extraEnv,
-      },
+      }),
       logDestination: this.logs,
     });
     await this.app.listen({ port: 0, host: '127.0.0.1' });
@@ -117,6 +147,7 @@ export class BrokerHarness {
     ]) {
       await terminals.upsert({ terminalNumber: number, label: `T ${number}`, provider: 'hyp', endpointUrl: endpoint, credentialRef: `hyp/${number}` });
     }
+    await this.seedProviderTerminals();
   }
 
   /** (Re)writes the file secret store with `password` for every terminal. */
@@ -129,6 +160,9 @@ export class BrokerHarness {
         [`hyp/${TERMINAL}`]: { username: 'merchant-a', password },
         [`hyp/${SECOND_TERMINAL}`]: { username: 'merchant-b', password },
         [`hyp/${NO_SESSIONS_TERMINAL}`]: { username: 'merchant-c', password },
+        [`payroc/${PAYROC_TERMINAL}`]: this.providerSecrets.payroc,
+        [`embedded-components/${EMBEDDED_TERMINAL}`]: this.providerSecrets.embedded,
+        [`wallet/${WALLET_TERMINAL}`]: this.providerSecrets.wallet,
       }),
     );
   }
@@ -154,6 +188,36 @@ export class BrokerHarness {
         return sign({ jti: randomUUID(), ...claims }, privateKey, merged);
       },
     };
+  }
+
+  /** An operator JWT as the test identity provider would issue it, with `roles` in the `roles` claim. */
+  operatorToken(roles: string[], overrides: { subject?: string; expiresInSeconds?: number; audience?: string } = {}): string {
+    return sign({ roles }, this.operatorKey.privateKey, {
+      algorithm: 'ES256',
+      subject: overrides.subject ?? 'alice@example.com',
+      issuer: OPERATOR_ISSUER,
+      audience: overrides.audience ?? OPERATOR_AUDIENCE,
+      expiresIn: overrides.expiresInSeconds ?? 300,
+      jwtid: randomUUID(),
+    });
+  }
+
+  /** Any method; `body` (JSON) only when given. Parses JSON answers like post(). */
+  async send(method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE', path: string, body?: unknown, headers: Record<string, string> = {}): Promise<HttpResult> {
+    const res = await request(`${this.baseUrl}${path}`, {
+      method,
+      headers: { 'user-agent': 'jest-pos/1.0', ...(body === undefined ? {} : { 'content-type': 'application/json' }), ...headers },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.body.text();
+    let parsed: Record<string, unknown> = {};
+    try {
+      parsed = JSON.parse(text) as Record<string, unknown>;
+    } catch {
+      /* not JSON: tests look at text */
+    }
+    if (typeof parsed.sessionId === 'string') this.secretsSeen.add(parsed.sessionId);
+    return { status: res.statusCode, headers: res.headers, body: parsed, text };
   }
 
   async post(path: string, body: unknown, headers: Record<string, string> = {}, raw = false): Promise<HttpResult> {
@@ -195,9 +259,48 @@ export class BrokerHarness {
     }
   }
 
+  /** Payroc, embedded-component and wallet sandboxes, knowing the secrets the store holds. */
+  private async startProviderSandboxes(): Promise<void> {
+    const ps = this.providerSecrets;
+    for (const secret of [ps.payroc.apiKey, ps.embedded.gatewayApiKey, ps.embedded.merchantCentralApiKey, ps.wallet.authToken, ps.wallet.signingKey]) {
+      this.secretsSeen.add(secret);
+    }
+    this.payroc = createPayrocSandbox({ merchants: [{ apiKey: ps.payroc.apiKey, processingTerminalIds: [PAYROC_PROCESSING_TERMINAL_ID, '1234002'], withoutHostedFields: ['1234002'] }] });
+    await this.payroc.listen(0, '127.0.0.1');
+    this.embedded = createEmbeddedComponentsSandbox({
+      keys: [
+        { apiKey: ps.embedded.gatewayApiKey, account: 'gateway' },
+        { apiKey: ps.embedded.merchantCentralApiKey, account: 'merchant-central' },
+      ],
+    });
+    this.embeddedUrl = await this.embedded.listen(0, '127.0.0.1');
+    this.wallet = createWalletSandbox({
+      parents: [{ parentSystemId: PARENT_SYSTEM_ID, signingKey: ps.wallet.signingKey, authTokens: [ps.wallet.authToken], walletIds: [...WALLET_IDS, 'blocked-1'], blockedWalletIds: ['blocked-1'] }],
+    });
+    this.walletUrl = await this.wallet.listen(0, '127.0.0.1');
+  }
+
+  embeddedUrl!: string;
+  walletUrl!: string;
+
+  private async seedProviderTerminals(): Promise<void> {
+    const terminals = this.app.get(TerminalRepository);
+    const configs = this.app.get(TerminalProviderConfigs);
+    const seed = async (terminalNumber: string, provider: string, endpointUrl: string, config: object) => {
+      await terminals.upsert({ terminalNumber, label: `T ${terminalNumber}`, provider, endpointUrl, credentialRef: `${provider}/${terminalNumber}` });
+      await configs.set(terminalNumber, provider, config);
+    };
+    await seed(PAYROC_TERMINAL, 'payroc', this.payroc.apiUrl, { processingTerminalId: PAYROC_PROCESSING_TERMINAL_ID, identityUrl: this.payroc.identityUrl });
+    await seed(EMBEDDED_TERMINAL, 'embedded-components', this.embeddedUrl, { apis: ['gateway', 'merchant-central'] });
+    await seed(WALLET_TERMINAL, 'wallet', this.walletUrl, { parentSystemId: PARENT_SYSTEM_ID, walletIds: [...WALLET_IDS, 'blocked-1'] });
+  }
+
   async close(): Promise<void> {
     await this.app?.close();
     await this.sandbox?.close();
+    await this.payroc?.close();
+    await this.embedded?.close();
+    await this.wallet?.close();
     await this.db?.drop();
     rmSync(this.dir, { recursive: true, force: true });
   }

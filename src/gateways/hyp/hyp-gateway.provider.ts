@@ -1,6 +1,7 @@
 import { GatewayProtocolError, GatewayRejectedError } from '../../common/errors';
 import type { CreateSessionInput, GatewayProvider, GatewaySession } from '../gateway-provider';
-import type { HypGatewayClient } from './hyp-gateway.client';
+import type { GatewayHttpClient } from '../gateway-http.client';
+import { postHypForm } from './hyp-gateway.client';
 import { HYP_SUCCESS, mapHypResult } from './hyp-result-codes';
 import { buildGetSessionIdRequest, parseHypResponse } from './hyp-xml';
 
@@ -14,7 +15,7 @@ const MAX_REQUEST_ID_LENGTH = 20;
 export class HypGatewayProvider implements GatewayProvider {
   readonly name = 'hyp';
 
-  constructor(private readonly client: HypGatewayClient) {}
+  constructor(private readonly http: GatewayHttpClient) {}
 
   async createSession(input: CreateSessionInput): Promise<GatewaySession> {
     if (input.requestId.length > MAX_REQUEST_ID_LENGTH) {
@@ -28,7 +29,8 @@ export class HypGatewayProvider implements GatewayProvider {
       requestId: input.requestId,
       scope: input.scope,
     });
-    const body = await this.client.postForm(
+    const body = await postHypForm(
+      this.http,
       input.terminal.endpointUrl,
       { user: username, password, int_in: xml },
       input.signal,

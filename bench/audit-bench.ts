@@ -1,0 +1,332 @@
+/**
+ * `npm run bench:audit` (`-- --events N` for another size than 5,000,000): the auditor API
+ * against a Postgres holding millions of events. Seeds a synthetic history with SQL
+ * (generate_series) into a database of its own, starts the compiled broker (`node dist/src/main.js`)
+ * against it, lets its background sealer seal everything, then measures over HTTP: filtered first
+ * pages and deep cursor pages, CSV/NDJSON export throughput with the broker's RSS sampled during
+ * the export, and verify throughput. Results go to the "Audit trail" section of BENCHMARKS.md;
+ * the database is dropped at the end.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { encodeCursor } from '../src/audit-query/audit-cursor';
+import { type AuditBenchDb, createAuditBenchDb, occurredAtOf, SEED_SQL, terminalNumber } from './audit-seed';
+import { benchOperatorAuth, type BenchOperatorAuth } from './audit-bench-auth';
+import { startNode, waitForReady, type Proc } from './processes';
+
+const EVENTS = Number(argValue('--events') ?? 5_000_000);
+const PORT = 18_180;
+const SAMPLES = 200;
+const SEED_CHUNK = 250_000;
+const BASE = `http://127.0.0.1:${PORT}`;
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+const log = (m: string) => process.stderr.write(`[bench:audit] ${m}\n`);
+const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+
+function pct(samples: number[], p: number): number {
+  const s = [...samples].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** Seeds in parallel ranges (one connection per core), so the seeding takes about a minute per 2.5M on 2 cores. */
+async function seed(db: AuditBenchDb, events: number): Promise<number> {
+  const started = Date.now();
+  const chunks: Array<[number, number]> = [];
+  for (let lo = 0; lo < events; lo += SEED_CHUNK) chunks.push([lo, Math.min(events, lo + SEED_CHUNK) - 1]);
+  const { Client } = await import('pg');
+  const workers = Array.from({ length: Math.max(1, cpus().length) }, async () => {
+    const c = new Client({ connectionString: db.url });
+    await c.connect();
+    try {
+      for (let chunk = chunks.shift(); chunk; chunk = chunks.shift()) {
+        await c.query(SEED_SQL, chunk);
+        log(`seeded events ${chunk[0]}..${chunk[1]}`);
+      }
+    } finally {
+      await c.end();
+    }
+  });
+  await Promise.all(workers);
+  log('VACUUM ANALYZE');
+  await db.client.query('VACUUM ANALYZE audit_event');
+  return (Date.now() - started) / 1000;
+}
+
+interface Timed {
+  label: string;
+  p50: number;
+  p95: number;
+  max: number;
+  rows: number;
+}
+
+async function get(path: string, token: string): Promise<{ status: number; body: string }> {
+  const res = await request(`${BASE}${path}`, { headers: { authorization: `Bearer ${token}` } });
+  return { status: res.statusCode, body: await res.body.text() };
+}
+
+/** SAMPLES sequential requests (closed loop, one connection); `pathFor(i)` varies the parameters. */
+async function latency(label: string, auth: BenchOperatorAuth, pathFor: (i: number) => string): Promise<Timed> {
+  const samples: number[] = [];
+  let rows = 0;
+  for (let i = 0; i < SAMPLES + 10; i++) {
+    const t0 = performance.now();
+    const res = await get(pathFor(i), auth.token());
+    const ms = performance.now() - t0;
+    if (res.status !== 200) throw new Error(`${label}: HTTP ${res.status} ${res.body.slice(0, 300)}`);
+    if (i >= 10) {
+      samples.push(ms);
+      rows += (JSON.parse(res.body) as { events: unknown[] }).events.length;
+    }
+  }
+  const result = { label, p50: pct(samples, 50), p95: pct(samples, 95), max: Math.max(...samples), rows: rows / SAMPLES };
+  log(`${label}: p50 ${f(result.p50)} ms, p95 ${f(result.p95)} ms, max ${f(result.max)} ms, ${f(result.rows, 0)} rows/page`);
+  return result;
+}
+
+interface ExportRun {
+  label: string;
+  rows: number;
+  seconds: number;
+  rowsPerSecond: number;
+  mib: number;
+  rssBefore: number;
+  /** Peak RSS while the first and the second half of the rows were streamed: equal when memory is flat. */
+  rssPeakFirstHalf: number;
+  rssPeakSecondHalf: number;
+}
+
+async function exportRun(label: string, auth: BenchOperatorAuth, broker: Proc, query: string, format: 'csv' | 'ndjson', expectedRows: number): Promise<ExportRun> {
+  const pid = broker.child.pid as number;
+  const rssBefore = rssMiB(pid);
+  const peaks = [rssBefore, rssBefore];
+  let lines = 0;
+  const sampler = setInterval(() => {
+    const half = lines < expectedRows / 2 ? 0 : 1;
+    peaks[half] = Math.max(peaks[half], rssMiB(pid));
+  }, 20);
+  const t0 = performance.now();
+  const res = await request(`${BASE}/v1/audit/events/export?format=${format}&${query}`, { headers: { authorization: `Bearer ${auth.token()}` } });
+  if (res.statusCode !== 200) throw new Error(`${label}: HTTP ${res.statusCode} ${await res.body.text()}`);
+  let bytes = 0;
+  for await (const chunk of res.body) {
+    const b = chunk as Buffer;
+    bytes += b.length;
+    for (let i = b.indexOf(10); i !== -1; i = b.indexOf(10, i + 1)) lines++;
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  clearInterval(sampler);
+  const rows = format === 'csv' ? lines - 1 : lines;
+  const run = { label, rows, seconds, rowsPerSecond: rows / seconds, mib: bytes / 2 ** 20, rssBefore, rssPeakFirstHalf: peaks[0], rssPeakSecondHalf: peaks[1] };
+  log(
+    `${label}: ${rows} rows in ${f(seconds, 2)} s = ${f(run.rowsPerSecond, 0)} rows/s, ${f(run.mib)} MiB; broker RSS ${f(rssBefore, 0)} MiB, ` +
+      `peak ${f(peaks[0], 0)} MiB in the first half, ${f(peaks[1], 0)} MiB in the second`,
+  );
+  return run;
+}
+
+async function waitForSeals(db: AuditBenchDb, lastId: string): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    const { rows } = await db.client.query<{ last: string | null }>('SELECT max(last_event_id)::text AS last FROM audit_seal');
+    if (rows[0].last !== null && BigInt(rows[0].last) >= BigInt(lastId)) return (Date.now() - started) / 1000;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'psb-audit-bench-'));
+  log(`creating database, seeding ${EVENTS} events`);
+  const db = await createAuditBenchDb();
+  let broker: Proc | undefined;
+  try {
+    const seedSeconds = await seed(db, EVENTS);
+    const { rows: idRows } = await db.client.query<{ first: string; last: string }>('SELECT min(id)::text AS first, max(id)::text AS last FROM audit_event');
+    const { rows: sizeRows } = await db.client.query<{ size: string }>(`SELECT pg_size_pretty(pg_total_relation_size('audit_event')) AS size`);
+    log(`seeded in ${f(seedSeconds, 0)} s; audit_event with indexes: ${sizeRows[0].size}`);
+
+    const auth = benchOperatorAuth();
+    const secretsFile = join(dir, 'secrets.json');
+    writeFileSync(secretsFile, JSON.stringify({ 'broker/audit-fingerprint-key': { key: randomBytes(32).toString('base64') } }), { mode: 0o600 });
+    broker = startNode('src/main.js', {
+      // Same compiled code as production; NODE_ENV=production would only add start-up refusals,
+      // one of which insists on Vault for the secret store, which this bench does not stand up.
+      NODE_ENV: 'test',
+      HOST: '127.0.0.1',
+      PORT: String(PORT),
+      LOG_LEVEL: 'warn',
+      DATABASE_URL: db.url,
+      HYP_DEFAULT_ENDPOINT: 'https://hyp.invalid/xpo/Relay',
+      SECRETS_FILE: secretsFile,
+      AUDIT_SEAL_INTERVAL_MS: '1000',
+      AUDIT_SEAL_SETTLE_MS: '0',
+      ...auth.env,
+    });
+    await waitForReady(`${BASE}/health/ready`, 60_000);
+
+    log('waiting for the broker’s background sealer to seal every event');
+    const sealSeconds = await waitForSeals(db, idRows[0].last);
+    const sealRate = EVENTS / sealSeconds;
+    log(`sealed ${EVENTS} events in ${f(sealSeconds, 1)} s = ${f(sealRate, 0)} events/s`);
+
+    // Positions for deep pages: half-way through the history, and deep in one terminal's events.
+    const middle = Math.floor(EVENTS / 2);
+    const { rows: deepTerminalRows } = await db.client.query<{ at: string; id: string }>(
+      `SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at, id::text FROM audit_event
+        WHERE terminal_number = $1 ORDER BY occurred_at DESC, id DESC OFFSET $2 LIMIT 1`,
+      [terminalNumber(17), Math.floor(EVENTS / 200 / 2)],
+    );
+    const deepAll = encodeCursor({ occurredAt: occurredAtOf(middle).toISOString(), id: String(BigInt(idRows[0].first) + BigInt(middle)) }, {});
+    const week = 7 * 86_400_000;
+    const lastAt = occurredAtOf(EVENTS - 1).getTime();
+    const weekFrom = new Date(lastAt - week).toISOString();
+
+    const pages: Timed[] = [];
+    pages.push(await latency('first page, terminal filter (limit 100)', auth, (i) => `/v1/audit/events?terminalNumber=${terminalNumber(i * 7)}&limit=100`));
+    pages.push(
+      await latency('first page, terminal + outcome=failed + last 7 days (limit 100)', auth, (i) =>
+        `/v1/audit/events?terminalNumber=${terminalNumber(i * 7)}&outcome=failed&from=${encodeURIComponent(weekFrom)}&limit=100`,
+      ),
+    );
+    pages.push(await latency('first page, gatewayResult=457 (limit 100)', auth, () => `/v1/audit/events?gatewayResult=457&limit=100`));
+    pages.push(await latency('first page, action=auth.refused (limit 100)', auth, () => `/v1/audit/events?action=auth.refused&limit=100`));
+    pages.push(await latency('first page, device filter (limit 100)', auth, (i) => `/v1/audit/events?deviceId=${deviceId(i)}&limit=100`));
+    pages.push(await latency('deep cursor page, no filter, half-way through (limit 500)', auth, () => `/v1/audit/events?limit=500&cursor=${deepAll}`));
+    const terminalFilter = { terminalNumber: terminalNumber(17) };
+    const deepTerminal = encodeCursor({ occurredAt: deepTerminalRows[0].at, id: deepTerminalRows[0].id }, terminalFilter);
+    pages.push(
+      await latency('deep cursor page, terminal filter, half-way through its events (limit 100)', auth, () =>
+        `/v1/audit/events?terminalNumber=${terminalFilter.terminalNumber}&limit=100&cursor=${deepTerminal}`,
+      ),
+    );
+
+    // Export windows of ~200k and ~1M events: a flat RSS means the peak does not grow with size.
+    const window = (n: number) => `from=${encodeURIComponent(occurredAtOf(middle).toISOString())}&to=${encodeURIComponent(occurredAtOf(middle + n).toISOString())}`;
+    const exports: ExportRun[] = [];
+    const big = Math.min(2_000_000, Math.floor(EVENTS / 2));
+    exports.push(await exportRun('CSV, 200k rows', auth, broker, window(200_000), 'csv', 200_000));
+    exports.push(await exportRun(`CSV, ${big / 1e6}M rows`, auth, broker, window(big), 'csv', big));
+    exports.push(await exportRun(`NDJSON, ${big / 1e6}M rows`, auth, broker, window(big), 'ndjson', big));
+
+    const verifyFrom = occurredAtOf(middle).toISOString();
+    const verifyTo = occurredAtOf(Math.min(EVENTS - 1, middle + 1_000_000)).toISOString();
+    const t0 = performance.now();
+    const verify = await get(`/v1/audit/verify?from=${encodeURIComponent(verifyFrom)}&to=${encodeURIComponent(verifyTo)}`, auth.token());
+    const verifySeconds = (performance.now() - t0) / 1000;
+    const report = JSON.parse(verify.body) as { ok: boolean; eventsChecked: number; sealsChecked: number };
+    if (verify.status !== 200 || !report.ok) throw new Error(`verify: HTTP ${verify.status} ${verify.body}`);
+    const verifyRate = report.eventsChecked / verifySeconds;
+    log(`verify: ${report.eventsChecked} events in ${report.sealsChecked} seals in ${f(verifySeconds, 2)} s = ${f(verifyRate, 0)} events/s`);
+
+    writeSection({
+      machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+      events: EVENTS,
+      tableSize: sizeRows[0].size,
+      seedSeconds,
+      sealSeconds,
+      sealRate,
+      pages,
+      exports,
+      verify: { events: report.eventsChecked, seals: report.sealsChecked, seconds: verifySeconds, rate: verifyRate },
+    });
+    log('results written to BENCHMARKS.md');
+  } finally {
+    await broker?.stop();
+    await db.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** The seeding's device ids (md5-derived UUIDs). */
+function deviceId(i: number): string {
+  const h = createHash('md5').update(`device${(i * 37) % 1000}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+interface Results {
+  machine: string;
+  events: number;
+  tableSize: string;
+  seedSeconds: number;
+  sealSeconds: number;
+  sealRate: number;
+  pages: Timed[];
+  exports: ExportRun[];
+  verify: { events: number; seals: number; seconds: number; rate: number };
+}
+
+const START = '<!-- audit-bench:start -->';
+const END = '<!-- audit-bench:end -->';
+
+/** Replaces the "Audit trail" section of BENCHMARKS.md, leaving every other section alone. */
+function writeSection(r: Results): void {
+  const file = join(__dirname, '..', '..', 'BENCHMARKS.md');
+  const worstPage = Math.max(...r.pages.map((p) => p.p95));
+  const slowestExport = Math.min(...r.exports.map((e) => e.rowsPerSecond));
+  const section = [
+    START,
+    '## Audit trail (`npm run bench:audit`)',
+    '',
+    `Command: \`npm run bench:audit\` (written by the run itself, ${new Date().toISOString()}).`,
+    `Machine: ${r.machine}; the bench client, the broker and Postgres share it.`,
+    `Data: ${r.events.toLocaleString('en')} synthetic events seeded with \`generate_series\` in ${f(r.seedSeconds, 0)} s ` +
+      `(${r.tableSize} with indexes): two per request over 200 terminals and 1,000 devices, 94 % issued, 3.5 % failed ` +
+      '(303/405/455/456/457), 2.5 % denied. Broker: compiled (`dist/src/main.js`, `LOG_LEVEL=warn`, `NODE_ENV=test` because ' +
+      'production insists on Vault for secrets), over HTTP on loopback, its own background sealer sealing everything first; ' +
+      `each figure of a page is ${SAMPLES} sequential requests after 10 warm-up ones (each request also writes its ` +
+      'own `audit.events.listed` access event before answering).',
+    '',
+    '| figure | value | target |',
+    '| --- | --- | --- |',
+    `| worst p95 of the page queries below | ${f(worstPage)} ms | < 50 ms |`,
+    `| slowest export | ${f(slowestExport, 0)} rows/s | ≥ 100,000 rows/s |`,
+    `| broker peak RSS, first vs second half of each export | ${r.exports.map((e) => `${f(e.rssPeakFirstHalf, 0)} / ${f(e.rssPeakSecondHalf, 0)} MiB`).join('; ')} | flat |`,
+    `| verify (\`GET /v1/audit/verify\` over a time range) | ${f(r.verify.rate, 0)} events/s (${r.verify.events.toLocaleString('en')} events, ${r.verify.seals} seals, ${f(r.verify.seconds, 1)} s) | — |`,
+    `| sealing (background job, all events) | ${f(r.sealRate, 0)} events/s (${f(r.sealSeconds, 0)} s) | — |`,
+    '',
+    '| page query | p50 ms | p95 ms | max ms | rows/page |',
+    '| --- | --- | --- | --- | --- |',
+    ...r.pages.map((p) => `| ${p.label} | ${f(p.p50)} | ${f(p.p95)} | ${f(p.max)} | ${f(p.rows, 0)} |`),
+    '',
+    '| export | rows | s | rows/s | MiB | broker RSS before | peak, first half | peak, second half |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...r.exports.map(
+      (e) =>
+        `| ${e.label} | ${e.rows} | ${f(e.seconds, 2)} | ${f(e.rowsPerSecond, 0)} | ${f(e.mib)} | ${f(e.rssBefore, 0)} MiB | ${f(e.rssPeakFirstHalf, 0)} MiB | ${f(e.rssPeakSecondHalf, 0)} MiB |`,
+    ),
+    '',
+    'Indexes behind these plans (migration `20261124300000_audit_seal_retention`): `(occurred_at, id)`, ' +
+      '`(terminal_number, occurred_at, id)`, `(actor_id, occurred_at, id)`, `(action, occurred_at, id)`, ' +
+      '`(gateway_result, occurred_at, id) WHERE gateway_result IS NOT NULL`; every page is a backward index scan ' +
+      'bounded by the `(occurred_at, id) < cursor` row comparison, so a deep page costs what a first page costs.',
+    END,
+  ].join('\n');
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    text = '# Benchmarks\n';
+  }
+  const start = text.indexOf(START);
+  const end = text.indexOf(END);
+  const next = start >= 0 && end > start ? text.slice(0, start) + section + text.slice(end + END.length) : `${text.trimEnd()}\n\n${section}\n`;
+  writeFileSync(file, next);
+}
+
+void main().catch((err: unknown) => {
+  process.stderr.write(`bench:audit failed: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,78 @@
+import { z } from 'zod';
+import { devicePublicKeySchema } from '../devices/device-enrollment';
+import { scopePolicySchema } from '../sessions/hyp-scope.schema';
+import { TERMINAL_NUMBER } from '../sessions/session-request.schema';
+
+/**
+ * Bodies, queries and path parameters of the admin API. Bodies are strict: an unknown field (a
+ * `password`, say) is refused, so a credential can never reach the database through here.
+ */
+const terminalNumber = z.string().regex(TERMINAL_NUMBER, 'must be exactly 10 digits');
+const label = z.string().trim().min(1).max(200);
+const endpointUrl = z.url({ protocol: /^https?$/, message: 'must be an http(s) URL' }).max(2048);
+/** A path in the secret store (`hyp/0882819014`): segments of letters, digits, `_ . -`, no `..`. */
+const credentialRef = z
+  .string()
+  .max(512)
+  .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/, 'must be a secret store path like hyp/0882819014')
+  .describe('Path of the terminal credentials in the secret store; never the credentials themselves');
+const provider = z.string().min(1).max(32);
+const policy = scopePolicySchema.describe('Allowed scopes: {allowUnscoped, allowed: [{command, validation?, transactionType?}]}');
+
+export const createTerminalSchema = z.strictObject({
+  terminalNumber,
+  label,
+  provider: provider.default('hyp'),
+  endpointUrl,
+  credentialRef,
+  enabled: z.boolean().default(true),
+  defaultPolicy: policy.default({ allowUnscoped: false, allowed: [] }),
+});
+export type CreateTerminal = z.infer<typeof createTerminalSchema>;
+
+export const updateTerminalSchema = z
+  .strictObject({ label, provider, endpointUrl, credentialRef, enabled: z.boolean(), defaultPolicy: policy })
+  .partial()
+  .refine((v) => Object.keys(v).length > 0, 'name at least one field to change');
+export type UpdateTerminal = z.infer<typeof updateTerminalSchema>;
+
+const page = {
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+  offset: z.coerce.number().int().min(0).max(1_000_000).default(0),
+};
+const queryBool = z.enum(['true', 'false']).transform((v) => v === 'true');
+
+export const listTerminalsSchema = z.strictObject({
+  ...page,
+  enabled: queryBool.optional(),
+  provider: provider.optional(),
+  label: z.string().min(1).max(200).optional().describe('Part of the label, any case'),
+});
+export type ListTerminals = z.infer<typeof listTerminalsSchema>;
+
+export const deviceStatusSchema = z.enum(['active', 'disabled', 'revoked']);
+
+export const listDevicesSchema = z.strictObject({
+  ...page,
+  status: deviceStatusSchema.optional(),
+  terminalNumber: terminalNumber.optional(),
+  name: z.string().min(1).max(200).optional().describe('Part of the name, any case'),
+});
+export type ListDevices = z.infer<typeof listDevicesSchema>;
+
+export const updateDeviceSchema = z
+  .strictObject({
+    name: z.string().trim().min(1).max(200),
+    /** null: the device takes the default policy of the terminal each session is for. */
+    policy: policy.nullable(),
+    terminalNumbers: z.array(terminalNumber).min(1).max(100),
+  })
+  .partial()
+  .refine((v) => Object.keys(v).length > 0, 'name at least one field to change');
+export type UpdateDevice = z.infer<typeof updateDeviceSchema>;
+
+export const rotateKeySchema = z.strictObject({ publicKey: devicePublicKeySchema() });
+export type RotateKey = z.infer<typeof rotateKeySchema>;
+
+export const terminalNumberParam = terminalNumber;
+export const deviceIdParam = z.uuid({ message: 'must be a device id (UUID)' });

@@ -1,0 +1,109 @@
+import { Body, Controller, Get, Header, HttpCode, Param, Patch, Post, Query, Req, UseGuards } from '@nestjs/common';
+import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
+import { auditOrigin } from '../http/audit-origin';
+import { ApiProblems, ApiZodBody, ApiZodParam, ApiZodQuery, ApiZodResponse } from '../http/openapi';
+import { ZodBodyPipe } from '../http/zod-body.pipe';
+import { CurrentOperator } from '../operators/current-operator.decorator';
+import type { OperatorPrincipal } from '../operators/operator';
+import { OperatorAuthGuard } from '../operators/operator-auth.guard';
+import { RequireRoles } from '../operators/require-roles.decorator';
+import { terminalPageSchema, terminalRecordSchema } from './admin.responses';
+import {
+  type CreateTerminal,
+  createTerminalSchema,
+  type ListTerminals,
+  listTerminalsSchema,
+  terminalNumberParam,
+  type UpdateTerminal,
+  updateTerminalSchema,
+} from './admin.schemas';
+import type { Page } from './page';
+import type { TerminalRecord } from './terminal-admin.repository';
+import { TerminalsService } from './terminals.service';
+import { ZodInputPipe } from './zod-params.pipe';
+
+const NUMBER = 'terminalNumber';
+const numberPipe = new ZodInputPipe(terminalNumberParam, 'path');
+
+/** Terminals: admins change them; auditors may read them (read-only review of the configuration). */
+@ApiTags('admin: terminals')
+@ApiBearerAuth()
+@ApiProblems(401, 403, 429, 503)
+@Controller('v1/admin/terminals')
+@UseGuards(OperatorAuthGuard)
+@RequireRoles('admin')
+export class TerminalsController {
+  constructor(private readonly terminals: TerminalsService) {}
+
+  @Post()
+  @HttpCode(201)
+  @ApiOperation({ summary: 'Create a terminal (its credentials stay in the secret store: only their path is given)' })
+  @ApiZodBody(createTerminalSchema)
+  @ApiZodResponse(201, terminalRecordSchema, 'The terminal')
+  @ApiProblems(400, 409)
+  create(
+    @Body(new ZodBodyPipe(createTerminalSchema)) body: CreateTerminal,
+    @CurrentOperator() operator: OperatorPrincipal,
+    @Req() req: FastifyRequest,
+  ): Promise<TerminalRecord> {
+    return this.terminals.create(body, operator, auditOrigin(req));
+  }
+
+  @Get()
+  @RequireRoles('admin', 'auditor')
+  @Header('cache-control', 'no-store')
+  @ApiOperation({ summary: 'List terminals by number, filtered, one page at a time' })
+  @ApiZodQuery(listTerminalsSchema)
+  @ApiZodResponse(200, terminalPageSchema, 'One page of terminals')
+  @ApiProblems(400)
+  list(@Query(new ZodInputPipe(listTerminalsSchema, 'query')) query: ListTerminals): Promise<Page<TerminalRecord>> {
+    return this.terminals.list(query);
+  }
+
+  @Get(`:${NUMBER}`)
+  @RequireRoles('admin', 'auditor')
+  @Header('cache-control', 'no-store')
+  @ApiOperation({ summary: 'One terminal' })
+  @ApiZodParam(NUMBER, terminalNumberParam, '10 digits')
+  @ApiZodResponse(200, terminalRecordSchema, 'The terminal')
+  @ApiProblems(400, 404)
+  get(@Param(NUMBER, numberPipe) terminalNumber: string): Promise<TerminalRecord> {
+    return this.terminals.get(terminalNumber);
+  }
+
+  @Patch(`:${NUMBER}`)
+  @ApiOperation({ summary: 'Change a terminal (the number cannot change)' })
+  @ApiZodParam(NUMBER, terminalNumberParam, '10 digits')
+  @ApiZodBody(updateTerminalSchema)
+  @ApiZodResponse(200, terminalRecordSchema, 'The terminal after the change')
+  @ApiProblems(400, 404)
+  update(
+    @Param(NUMBER, numberPipe) terminalNumber: string,
+    @Body(new ZodBodyPipe(updateTerminalSchema)) body: UpdateTerminal,
+    @CurrentOperator() operator: OperatorPrincipal,
+    @Req() req: FastifyRequest,
+  ): Promise<TerminalRecord> {
+    return this.terminals.update(terminalNumber, body, operator, auditOrigin(req));
+  }
+
+  @Post(`:${NUMBER}/disable`)
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Disable a terminal: no session is issued for it until enabled again' })
+  @ApiZodParam(NUMBER, terminalNumberParam, '10 digits')
+  @ApiZodResponse(200, terminalRecordSchema, 'The terminal, disabled')
+  @ApiProblems(400, 404)
+  disable(@Param(NUMBER, numberPipe) terminalNumber: string, @CurrentOperator() operator: OperatorPrincipal, @Req() req: FastifyRequest): Promise<TerminalRecord> {
+    return this.terminals.setEnabled(terminalNumber, false, operator, auditOrigin(req));
+  }
+
+  @Post(`:${NUMBER}/enable`)
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Enable a terminal again' })
+  @ApiZodParam(NUMBER, terminalNumberParam, '10 digits')
+  @ApiZodResponse(200, terminalRecordSchema, 'The terminal, enabled')
+  @ApiProblems(400, 404)
+  enable(@Param(NUMBER, numberPipe) terminalNumber: string, @CurrentOperator() operator: OperatorPrincipal, @Req() req: FastifyRequest): Promise<TerminalRecord> {
+    return this.terminals.setEnabled(terminalNumber, true, operator, auditOrigin(req));
+  }
+}

@@ -1,0 +1,58 @@
+/**
+ * RFC 4180 CSV, written by hand because it sits on the export's per-row path: csv-stringify
+ * managed ~60k rows/s on this machine against a 100k rows/s target; this does the same work in a
+ * fraction of the time. Its output is csv-stringify's with `escape_formulas: true`, except that a
+ * cell holding a lone CR is quoted (csv-stringify leaves it bare; many readers take it as a line
+ * break). The unit test uses csv-stringify as the oracle.
+ */
+
+const NEEDS_QUOTES = /[",\r\n]/;
+const QUOTE = /"/g;
+
+export type CsvValue = string | number | null;
+
+/** = + - @ TAB CR and their full-width forms: what a spreadsheet would start a formula with. */
+function startsFormula(code: number): boolean {
+  switch (code) {
+    case 0x3d: // =
+    case 0x2b: // +
+    case 0x2d: // -
+    case 0x40: // @
+    case 0x09: // TAB
+    case 0x0d: // CR
+    case 0xff1d: // ＝
+    case 0xff0b: // ＋
+    case 0xff0d: // －
+    case 0xff20: // ＠
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** One cell. Text that could start a formula gets a leading single quote; numbers are never prefixed. */
+export function csvCell(value: CsvValue): string {
+  if (value === null || value === '') return '';
+  if (typeof value === 'number') return String(value);
+  const text = startsFormula(value.charCodeAt(0)) ? `'${value}` : value;
+  return NEEDS_QUOTES.test(text) ? `"${text.replace(QUOTE, '""')}"` : text;
+}
+
+/** One record, newline-terminated. */
+export function csvLine(values: readonly CsvValue[]): string {
+  const cells = new Array<string>(values.length);
+  for (let i = 0; i < values.length; i++) cells[i] = csvCell(values[i]);
+  return cells.join(',') + '\n';
+}
+
+/** Many records at once: one string per batch keeps the per-row cost to the cells themselves. */
+export function csvLines(rows: ReadonlyArray<readonly CsvValue[]>): string {
+  const lines = new Array<string>(rows.length);
+  for (let r = 0; r < rows.length; r++) {
+    const values = rows[r];
+    const cells = new Array<string>(values.length);
+    for (let i = 0; i < values.length; i++) cells[i] = csvCell(values[i]);
+    lines[r] = cells.join(',');
+  }
+  return lines.length === 0 ? '' : lines.join('\n') + '\n';
+}

@@ -1,0 +1,79 @@
+import { Injectable } from '@nestjs/common';
+import { AppConfig } from '../config/app-config';
+import { GENESIS_HASH, SEAL_VERSION, SealedEvents, sealHash, type SealHeader } from './seal-format';
+import { SealRepository, type StoredSeal } from './seal.repository';
+import { SealSigner } from './seal-signer';
+
+export interface SealSummary {
+  seq: string;
+  firstEventId: string;
+  lastEventId: string;
+  eventCount: number;
+  hash: string;
+}
+
+/**
+ * Seals committed events in id order, each seal covering every event since the previous one and
+ * carrying its hash. Sealing only reads events, so writers never wait for it. Instances need no
+ * lock between them: the seal's seq and first event id are unique, so of two instances sealing
+ * the same range at once, one insert wins and the other is dropped.
+ */
+@Injectable()
+export class AuditSealer {
+  private readonly maxEvents: number;
+
+  constructor(
+    private readonly repo: SealRepository,
+    private readonly signer: SealSigner,
+    config: AppConfig,
+  ) {
+    this.maxEvents = config.values.AUDIT_SEAL_MAX_EVENTS;
+  }
+
+  /**
+   * Seals everything up to `watermark` (see SealRepository.allocatedWatermark), which the caller
+   * read at least the settle delay ago: an id allocated then but still not committed now is
+   * taken to be rolled back and recorded as a gap. Returns the seals made, oldest first.
+   */
+  async sealUpTo(watermark: bigint, shouldStop: () => boolean = () => false): Promise<SealSummary[]> {
+    const made: SealSummary[] = [];
+    while (!shouldStop()) {
+      const seal = await this.sealNext(watermark);
+      if (!seal) break;
+      made.push(seal);
+    }
+    return made;
+  }
+
+  /**
+   * Makes at most one seal (at most AUDIT_SEAL_MAX_EVENTS events); null when nothing is left, or
+   * when another instance stored the next seal first (it then carries on from there).
+   */
+  async sealNext(watermark: bigint): Promise<SealSummary | null> {
+    const head = await this.repo.head();
+    const after = head?.lastEventId ?? 0n;
+    if (watermark <= after) return null;
+    const events = await this.repo.eventsAfter(after, watermark, this.maxEvents);
+    if (events.length === 0) return null;
+    const sealed = new SealedEvents(after + 1n);
+    for (const event of events) sealed.add(event);
+    const parts = sealed.finish();
+    const header: SealHeader = {
+      version: SEAL_VERSION,
+      seq: String((head?.seq ?? 0n) + 1n),
+      firstEventId: String(after + 1n),
+      lastEventId: String(sealed.lastEventId),
+      eventCount: sealed.count,
+      gaps: parts.gaps,
+      minOccurredAt: parts.minOccurredAt,
+      maxOccurredAt: parts.maxOccurredAt,
+      eventsDigest: parts.eventsDigest,
+      prevHash: head?.hash ?? GENESIS_HASH,
+      sealedAt: new Date().toISOString(),
+    };
+    const hash = sealHash(header);
+    const seal: StoredSeal = { ...header, hash, keyId: this.signer.keyId, signature: this.signer.sign(hash), locators: parts.locators };
+    if (!(await this.repo.insertSeal(seal))) return null;
+    return { seq: seal.seq, firstEventId: seal.firstEventId, lastEventId: seal.lastEventId, eventCount: seal.eventCount, hash };
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * One stored audit event as Postgres sends it: every column cast to text, in the order of
+ * EVENT_COLUMNS. Bulk paths (export, sealing, verify) read millions of these; keeping them as
+ * the driver's plain string arrays, with no per-value decoding, is what lets them keep up with
+ * their throughput targets. Ids stay strings: they are BIGINTs.
+ */
+export type EventRow = Array<string | null>;
+
+/** The columns of alias `e` (an audit_event row), all as text, timestamps as toISOString() writes them. */
+export const EVENT_COLUMNS = `e.id::text, to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), e.action,
+  e.outcome, e.reason, e.actor_type, e.actor_id, e.terminal_number, e.scope::text, e.request_id, e.client_ip, e.user_agent,
+  e.gateway_result, e.gateway_tran_id, e.latency_ms::text, e.session_fingerprint, e.details::text`;
+
+/** Field names, in column order (CSV header, NDJSON and API keys). */
+export const EVENT_FIELDS = [
+  'id',
+  'occurredAt',
+  'action',
+  'outcome',
+  'reason',
+  'actorType',
+  'actorId',
+  'terminalNumber',
+  'scope',
+  'requestId',
+  'clientIp',
+  'userAgent',
+  'gatewayResult',
+  'gatewayTranId',
+  'latencyMs',
+  'sessionFingerprint',
+  'details',
+] as const;
+
+const SCOPE = 8;
+const LATENCY = 14;
+const DETAILS = 16;
+
+/**
+ * The event as values: JSON columns parsed, latency a number. What a seal hashes (canonically)
+ * and what the API shows.
+ */
+export type EventTuple = [
+  id: string,
+  occurredAt: string,
+  action: string,
+  outcome: string,
+  reason: string | null,
+  actorType: string,
+  actorId: string | null,
+  terminalNumber: string | null,
+  scope: unknown,
+  requestId: string,
+  clientIp: string | null,
+  userAgent: string | null,
+  gatewayResult: string | null,
+  gatewayTranId: string | null,
+  latencyMs: number | null,
+  sessionFingerprint: string | null,
+  details: unknown,
+];
+
+export function toTuple(row: EventRow): EventTuple {
+  const t = row.slice() as unknown[];
+  t[SCOPE] = row[SCOPE] === null ? null : JSON.parse(row[SCOPE]);
+  t[LATENCY] = row[LATENCY] === null ? null : Number(row[LATENCY]);
+  t[DETAILS] = row[DETAILS] === null ? null : JSON.parse(row[DETAILS]);
+  return t as EventTuple;
+}
+
+/** The API/NDJSON shape of an event. */
+export interface AuditEventView {
+  id: string;
+  occurredAt: string;
+  action: string;
+  outcome: string;
+  reason: string | null;
+  actorType: string;
+  actorId: string | null;
+  terminalNumber: string | null;
+  scope: unknown;
+  requestId: string;
+  clientIp: string | null;
+  userAgent: string | null;
+  gatewayResult: string | null;
+  gatewayTranId: string | null;
+  latencyMs: number | null;
+  sessionFingerprint: string | null;
+  details: unknown;
+}
+
+export function toView(row: EventRow): AuditEventView {
+  const view: Record<string, unknown> = {};
+  const t = toTuple(row);
+  for (let i = 0; i < EVENT_FIELDS.length; i++) view[EVENT_FIELDS[i]] = t[i];
+  return view as unknown as AuditEventView;
+}
+
+const KEYS = EVENT_FIELDS.map((f) => JSON.stringify(f) + ':');
+/** What JSON.stringify would escape in text from Postgres (which holds no lone surrogates). */
+const NEEDS_ESCAPE = /["\\\u0000-\u001f]/;
+
+/**
+ * The event as one JSON line, the same object as toView gives, without parsing the JSON columns:
+ * Postgres already wrote them as JSON, and latency as a JSON number.
+ */
+export function ndjsonLine(row: EventRow): string {
+  const members = new Array<string>(KEYS.length);
+  for (let i = 0; i < KEYS.length; i++) {
+    const v = row[i];
+    let value: string;
+    if (v === null) value = 'null';
+    else if (i === SCOPE || i === DETAILS || i === LATENCY) value = v;
+    else value = NEEDS_ESCAPE.test(v) ? JSON.stringify(v) : `"${v}"`;
+    members[i] = KEYS[i] + value;
+  }
+  return `{${members.join(',')}}\n`;
+}
+
+/** Where a newest-first page ended: the (occurred_at, id) of an event. */
+export function positionOf(row: EventRow): { occurredAt: string; id: string } {
+  return { occurredAt: row[1] as string, id: row[0] as string };
+}

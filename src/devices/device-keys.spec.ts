@@ -1,0 +1,62 @@
+import { generateKeyPairSync, randomUUID, sign as cryptoSign, type KeyObject } from 'node:crypto';
+import { sign } from 'jsonwebtoken';
+import { AuthenticationError, ValidationError } from '../common/errors';
+import { devicePublicKey, signatureMatches, verifyEdDsaToken } from './device-keys';
+
+const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
+function edDsa(privateKey: KeyObject, payload: object, header: object = { alg: 'EdDSA', typ: 'JWT' }): string {
+  const input = `${b64(header)}.${b64(payload)}`;
+  return `${input}.${cryptoSign(null, Buffer.from(input), privateKey).toString('base64url')}`;
+}
+const reasonOf = (f: () => unknown) => {
+  try {
+    f();
+  } catch (err) {
+    return err instanceof AuthenticationError ? err.reason : String(err);
+  }
+  return 'accepted';
+};
+
+describe('device keys', () => {
+  const ed = generateKeyPairSync('ed25519');
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const opts = { audience: 'broker', clockSkewSeconds: 30 };
+  const now = () => Math.floor(Date.now() / 1000);
+
+  it('reads ES256 and EdDSA public keys from JWK or PEM, refusing others and private keys', () => {
+    expect(devicePublicKey(ec.publicKey.export({ format: 'jwk' }) as Record<string, unknown>).alg).toBe('ES256');
+    expect(devicePublicKey(ed.publicKey.export({ type: 'spki', format: 'pem' }).toString())).toMatchObject({ alg: 'EdDSA', jwk: { kty: 'OKP', crv: 'Ed25519' } });
+    expect(() => devicePublicKey(generateKeyPairSync('ed448').publicKey.export({ format: 'jwk' }) as Record<string, unknown>)).toThrow(ValidationError);
+    expect(() => devicePublicKey(ed.privateKey.export({ format: 'jwk' }) as Record<string, unknown>)).toThrow(/public key only/);
+    expect(() => devicePublicKey({ kty: 'EC' })).toThrow(/not a readable public key/);
+  });
+
+  it('verifies EdDSA tokens: signature, audience, expiry, not-before', () => {
+    const good = { sub: 'd', aud: 'broker', iat: now(), exp: now() + 60, jti: randomUUID() };
+    expect(verifyEdDsaToken(edDsa(ed.privateKey, good), ed.publicKey, opts)).toMatchObject({ sub: 'd' });
+    expect(verifyEdDsaToken(edDsa(ed.privateKey, { ...good, aud: ['x', 'broker'] }), ed.publicKey, opts)).toMatchObject({ sub: 'd' });
+    const other = generateKeyPairSync('ed25519');
+    expect(reasonOf(() => verifyEdDsaToken(edDsa(other.privateKey, good), ed.publicKey, opts))).toBe('bad-signature');
+    expect(reasonOf(() => verifyEdDsaToken(edDsa(ed.privateKey, { ...good, aud: 'x' }), ed.publicKey, opts))).toBe('wrong-audience');
+    expect(reasonOf(() => verifyEdDsaToken(edDsa(ed.privateKey, { ...good, exp: now() - 31 }), ed.publicKey, opts))).toBe('token-expired');
+    expect(reasonOf(() => verifyEdDsaToken(edDsa(ed.privateKey, { ...good, exp: now() - 10 }), ed.publicKey, opts))).toBe('accepted');
+    expect(reasonOf(() => verifyEdDsaToken(edDsa(ed.privateKey, { ...good, nbf: now() + 120 }), ed.publicKey, opts))).toBe('token-not-yet-valid');
+    const token = edDsa(ed.privateKey, good);
+    expect(reasonOf(() => verifyEdDsaToken(token.slice(0, token.lastIndexOf('.') + 1), ed.publicKey, opts))).toBe('unsigned-token');
+    expect(reasonOf(() => verifyEdDsaToken('a.b', ed.publicKey, opts))).toBe('malformed-token');
+    // A payload changed after signing.
+    const [h, , s] = token.split('.');
+    expect(reasonOf(() => verifyEdDsaToken(`${h}.${b64({ ...good, sub: 'other' })}.${s}`, ed.publicKey, opts))).toBe('bad-signature');
+    // An ES256 key never verifies an EdDSA token.
+    expect(reasonOf(() => verifyEdDsaToken(token, ec.publicKey, opts))).toBe('bad-signature');
+  });
+
+  it('tells which key signed a token (key selection without kid)', () => {
+    const es = sign({ sub: 'd' }, ec.privateKey, { algorithm: 'ES256' });
+    expect(signatureMatches(es, 'ES256', ec.publicKey)).toBe(true);
+    expect(signatureMatches(es, 'ES256', generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey)).toBe(false);
+    expect(signatureMatches(es, 'EdDSA', ed.publicKey)).toBe(false);
+    expect(signatureMatches(edDsa(ed.privateKey, { sub: 'd' }), 'EdDSA', ed.publicKey)).toBe(true);
+    expect(signatureMatches('garbage', 'ES256', ec.publicKey)).toBe(false);
+  });
+});

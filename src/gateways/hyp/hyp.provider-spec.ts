@@ -1,0 +1,16 @@
+import { z } from 'zod';
+import type { ProviderSpec } from '../gateway-provider';
+import { HypGatewayProvider } from './hyp-gateway.provider';
+import { hypScopeSchema, scopeFitsPolicy, type HypPolicy, type HypScope } from './hyp-scope.schema';
+
+/** Hyp needs nothing beyond the terminal number and endpoint: its provider_config is empty. */
+const hypConfigSchema = z.preprocess((v) => v ?? {}, z.strictObject({}));
+
+export const hypProvider: ProviderSpec<HypScope, Record<string, never>, HypPolicy> = {
+  name: 'hyp',
+  // No scope, or one without a command, asks for an unscoped session.
+  scopeSchema: hypScopeSchema.optional().transform((s) => (s?.command === undefined ? undefined : s)),
+  configSchema: hypConfigSchema as unknown as z.ZodType<Record<string, never>, unknown>,
+  permits: (policy, scope) => policy !== undefined && scopeFitsPolicy(policy, scope),
+  create: ({ http }) => new HypGatewayProvider(http),
+};

@@ -1,0 +1,29 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+
+export const DOCS_PATH = 'docs';
+export const OPENAPI_JSON_PATH = '/openapi.json';
+
+/** The OpenAPI document of every route, built from the controllers' decorators. */
+export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
+  const config = new DocumentBuilder()
+    .setTitle('pos-session-broker')
+    .setDescription(
+      'Brokers short-lived, scoped payment-gateway sessions for POS devices. Devices authenticate with a JWT signed by ' +
+        'their own enrolled key (device-jwt); admins and auditors with a bearer JWT from the identity provider (bearer). ' +
+        'Errors are RFC 7807 application/problem+json.',
+    )
+    .setVersion('1')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Operator token (roles admin, auditor)' })
+    .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Device token (ES256/EdDSA, own key)' }, 'device-jwt')
+    .build();
+  return SwaggerModule.createDocument(app, config);
+}
+
+/** Swagger UI at /docs and the JSON document at /openapi.json. */
+export function setupOpenApi(app: NestFastifyApplication): void {
+  SwaggerModule.setup(DOCS_PATH, app, () => buildOpenApiDocument(app), {
+    jsonDocumentUrl: OPENAPI_JSON_PATH,
+    raw: ['json'],
+  });
+}

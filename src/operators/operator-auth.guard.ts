@@ -1,0 +1,65 @@
+import { ExecutionContext, Injectable } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { AuthGuard } from '@nestjs/passport';
+import type { FastifyRequest } from 'fastify';
+import { AuditTrail } from '../audit/audit-trail';
+import { AuthenticationError, DependencyUnavailableError, ForbiddenError } from '../common/errors';
+import { reasonOf } from '../devices/device-auth.guard';
+import { auditOrigin } from '../http/audit-origin';
+import type { OperatorPrincipal, OperatorRole } from './operator';
+import { OPERATOR_JWT, claimedOperator } from './operator-jwt.strategy';
+import { REQUIRED_ROLES } from './require-roles.decorator';
+
+/**
+ * Authenticates operators (bearer JWT from the identity provider) and enforces @RequireRoles:
+ * 401 when the token is missing or refused, 403 when the operator has none of the route's roles
+ * (or the route declares none). Both refusals leave an audit event; the caller only learns the status.
+ */
+@Injectable()
+export class OperatorAuthGuard extends AuthGuard(OPERATOR_JWT) {
+  constructor(
+    private readonly audit: AuditTrail,
+    private readonly reflector: Reflector,
+  ) {
+    super();
+  }
+
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    const req = context.switchToHttp().getRequest<FastifyRequest & { user?: OperatorPrincipal }>();
+    try {
+      await super.canActivate(context);
+    } catch (err) {
+      if (!(err instanceof AuthenticationError)) throw err;
+      await this.refuse(req, 'auth.refused', err.reason, claimedOperator(req));
+      throw err;
+    }
+    const operator = req.user as OperatorPrincipal;
+    const required = this.reflector.getAllAndOverride<OperatorRole[] | undefined>(REQUIRED_ROLES, [context.getHandler(), context.getClass()]) ?? [];
+    if (!required.some((role) => operator.roles.has(role))) {
+      const reason = required.length === 0 ? 'route-declares-no-roles' : 'missing-role';
+      await this.refuse(req, 'auth.forbidden', reason, operator.subject, { required, held: [...operator.roles] });
+      throw new ForbiddenError('Your roles do not allow this operation.', reason);
+    }
+    return true;
+  }
+
+  override handleRequest<T>(err: unknown, user: T, info: unknown): T {
+    if (err) throw err;
+    // The identity provider's keys could not be fetched: not the caller's fault, 503.
+    if (info instanceof DependencyUnavailableError) throw info;
+    if (!user) throw new AuthenticationError(reasonOf(info));
+    return user;
+  }
+
+  private refuse(req: FastifyRequest, action: string, reason: string, actorId: string | undefined, extra: object = {}): Promise<void> {
+    return this.audit.record({
+      action,
+      outcome: 'denied',
+      reason,
+      actorType: 'operator',
+      actorId,
+      ...auditOrigin(req),
+      details: { route: req.routeOptions.url, method: req.method, ...extra },
+    });
+  }
+}

@@ -1,0 +1,12 @@
+import { Module } from '@nestjs/common';
+import { PassportModule } from '@nestjs/passport';
+import { OperatorAuthGuard } from './operator-auth.guard';
+import { OperatorJwtStrategy } from './operator-jwt.strategy';
+
+/** Operator authentication; any module with admin or auditor routes imports it for OperatorAuthGuard. */
+@Module({
+  imports: [PassportModule],
+  providers: [OperatorJwtStrategy, OperatorAuthGuard],
+  exports: [OperatorAuthGuard],
+})
+export class OperatorsModule {}
