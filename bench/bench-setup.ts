@@ -1,6 +1,4 @@
 import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { Client } from 'pg';
 import { DatabaseConnection } from '../src/database/database-connection';
 import { migrate } from '../src/database/database.module';
@@ -10,14 +8,15 @@ export const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? 'postgresql://postgre
 export interface BenchFleet {
   databaseUrl: string;
   databaseName: string;
-  secretsFile: string;
+  /** Secret-store path → fields, to be written into Vault. */
+  secrets: Record<string, Record<string, string>>;
   terminals: Array<{ number: string; user: string; password: string }>;
   devices: Array<{ id: string; keyId: string; privateKey: KeyObject; terminal: string }>;
   drop(): Promise<void>;
 }
 
 /** A fresh database with the broker's schema, N terminals and M devices bound round-robin. */
-export async function createFleet(dir: string, terminalCount: number, deviceCount: number): Promise<BenchFleet> {
+export async function createFleet(terminalCount: number, deviceCount: number): Promise<BenchFleet> {
   const databaseName = `psb_bench_${Date.now()}`;
   const admin = new Client({ connectionString: ADMIN_URL });
   await admin.connect();
@@ -39,9 +38,7 @@ export async function createFleet(dir: string, terminalCount: number, deviceCoun
   const secrets: Record<string, Record<string, string>> = {
     'broker/audit-fingerprint-key': { key: randomBytes(32).toString('base64') },
   };
-  for (const t of terminals) secrets[`hyp/${t.number}`] = { username: t.user, password: t.password };
-  const secretsFile = join(dir, 'bench-secrets.json');
-  writeFileSync(secretsFile, JSON.stringify(secrets), { mode: 0o600 });
+  for (const t of terminals) secrets[`merchants/${t.number}`] = { username: t.user, password: t.password };
 
   const db = new Client({ connectionString: databaseUrl });
   await db.connect();
@@ -51,7 +48,7 @@ export async function createFleet(dir: string, terminalCount: number, deviceCoun
     terminalIds.push(id);
     await db.query(
       `INSERT INTO terminal (id, terminal_number, label, provider, endpoint_url, credential_ref) VALUES ($1, $2, $3, 'hyp', 'http://placeholder', $4)`,
-      [id, t.number, `bench ${t.number}`, `hyp/${t.number}`],
+      [id, t.number, `bench ${t.number}`, `merchants/${t.number}`],
     );
   }
   const policy = { allowUnscoped: false, allowed: [{ command: 'doDeal', validation: 'AutoComm', transactionType: 'Credit' }] };
@@ -75,7 +72,7 @@ export async function createFleet(dir: string, terminalCount: number, deviceCoun
   return {
     databaseUrl,
     databaseName,
-    secretsFile,
+    secrets,
     terminals,
     devices,
     drop: async () => {

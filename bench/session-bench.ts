@@ -16,6 +16,7 @@ import { median, runLoad, type RunResult } from './load';
 import { startNode, waitForReady, type Proc } from './processes';
 import { summariseProfile } from './profile-summary';
 import { writeBenchmarkSection } from './report';
+import { startVaultDouble, type VaultDouble } from '../test/support/vault-double';
 
 const quick = process.argv.includes('--quick');
 const CONNECTIONS = 50;
@@ -52,6 +53,8 @@ function tokenPool(fleet: BenchFleet, count: number): string[] {
   });
 }
 
+let vault: VaultDouble;
+
 function brokerEnv(fleet: BenchFleet, port: number): Record<string, string> {
   return {
     NODE_ENV: 'production',
@@ -60,7 +63,10 @@ function brokerEnv(fleet: BenchFleet, port: number): Record<string, string> {
     LOG_LEVEL: 'info',
     DATABASE_URL: fleet.databaseUrl,
     HYP_DEFAULT_ENDPOINT: 'https://hyp.invalid/xpo/Relay',
-    SECRETS_FILE: fleet.secretsFile,
+    // Production refuses the file secret store: credentials come from (a double of) Vault, as in production.
+    SECRETS_PROVIDER: 'vault',
+    VAULT_ADDR: vault.url,
+    VAULT_TOKEN: vault.rootToken,
     DEVICE_JWT_AUDIENCE: AUDIENCE,
     // The bench measures cost per session, not the limits: lift them out of the way.
     DEVICE_RATE_LIMIT_PER_MINUTE: '10000000',
@@ -130,7 +136,9 @@ const fmt = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'psb-bench-'));
-  const fleet = await createFleet(dir, TERMINALS, DEVICES);
+  const fleet = await createFleet(TERMINALS, DEVICES);
+  vault = await startVaultDouble({ host: '127.0.0.1' });
+  for (const [path, data] of Object.entries(fleet.secrets)) vault.writeSecret('secret', path, data);
   const sandbox = startNode('src/sandbox/hyp/main.js', {
     HYP_SANDBOX_PORT: String(SANDBOX_PORT),
     HYP_SANDBOX_TERMINALS: JSON.stringify(Object.fromEntries(fleet.terminals.map((t) => [t.number, { user: t.user, password: t.password }]))),
@@ -235,6 +243,7 @@ async function main(): Promise<void> {
   } finally {
     for (const p of procs.reverse()) await p.stop();
     await fleet.drop();
+    await vault.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }
