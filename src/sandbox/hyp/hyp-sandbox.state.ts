@@ -49,8 +49,15 @@ export class SandboxSessionStore {
     return this.sessions.size;
   }
 
+  /**
+   * Sessions are inserted in expiry order (one TTL per sandbox), and a Map iterates in insertion
+   * order: stop at the first live one, so a purge costs what it removes, not the store's size.
+   */
   private purgeExpired(): void {
     const now = this.now();
-    for (const [id, s] of this.sessions) if (now >= s.expiresAt) this.sessions.delete(id);
+    for (const [id, s] of this.sessions) {
+      if (now < s.expiresAt) break;
+      this.sessions.delete(id);
+    }
   }
 }
