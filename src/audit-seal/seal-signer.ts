@@ -1,6 +1,7 @@
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
+import { readAuditKeyMaterial } from '../audit/audit-key';
 import { SecretsProvider } from '../secrets/secrets-provider';
 
 const SEAL_KEY_INFO = 'pos-session-broker audit seal v1';
@@ -21,12 +22,7 @@ export class SealSigner implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    const ref = this.config.values.AUDIT_FINGERPRINT_KEY_REF;
-    const secret = await this.secrets.get(ref).catch((err: Error) => {
-      throw new Error(`The audit key (${ref}) cannot be read from the secret store: ${err.message}`);
-    });
-    const material = Buffer.from(secret.key ?? '', 'base64');
-    if (material.length < 32) throw new Error(`The audit key (${ref}) must hold a base64 "key" of at least 32 bytes.`);
+    const material = await readAuditKeyMaterial(this.secrets, this.config);
     this.key = Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), SEAL_KEY_INFO, 32));
     this.currentKeyId = createHash('sha256').update(this.key).digest('hex').slice(0, 16);
   }

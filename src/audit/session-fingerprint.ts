@@ -2,6 +2,7 @@ import { createHmac } from 'node:crypto';
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { SecretsProvider } from '../secrets/secrets-provider';
+import { readAuditKeyMaterial } from './audit-key';
 
 /**
  * Keyed HMAC-SHA256 of a sessionId: lets an auditor who holds a sessionId find its issuance,
@@ -17,13 +18,7 @@ export class SessionFingerprinter implements OnModuleInit {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    const ref = this.config.values.AUDIT_FINGERPRINT_KEY_REF;
-    const secret = await this.secrets.get(ref).catch((err: Error) => {
-      throw new Error(`The audit fingerprint key (${ref}) cannot be read from the secret store: ${err.message}`);
-    });
-    const key = Buffer.from(secret.key ?? '', 'base64');
-    if (key.length < 32) throw new Error(`The audit fingerprint key (${ref}) must hold a base64 "key" of at least 32 bytes.`);
-    this.key = key;
+    this.key = await readAuditKeyMaterial(this.secrets, this.config);
   }
 
   fingerprint(sessionId: string): string {

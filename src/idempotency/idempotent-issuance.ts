@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { ConflictError, DependencyUnavailableError } from '../common/errors';
 import { AppConfig } from '../config/app-config';
+import { readAuditKeyMaterial } from '../audit/audit-key';
 import { SecretsProvider } from '../secrets/secrets-provider';
 import { IdempotencyStore } from './idempotency-store';
 import { ResponseCipher } from './response-cipher';
@@ -27,8 +28,7 @@ export class IdempotentIssuance implements OnModuleInit, OnModuleDestroy {
   ) {}
 
   async onModuleInit(): Promise<void> {
-    const secret = await this.secrets.get(this.config.values.AUDIT_FINGERPRINT_KEY_REF);
-    this.cipher = new ResponseCipher(Buffer.from(secret.key ?? '', 'base64'));
+    this.cipher = new ResponseCipher(await readAuditKeyMaterial(this.secrets, this.config));
     if ('purgeExpired' in this.store) {
       this.purgeTimer = setInterval(() => void (this.store as unknown as { purgeExpired(): Promise<void> }).purgeExpired().catch(() => undefined), 60_000);
       this.purgeTimer.unref();
