@@ -1,0 +1,101 @@
+import type { AuditEventInput } from './audit-event';
+
+/**
+ * The one definition of an audit_event row as the service writes it, shared by the group-commit
+ * writer (AuditTrail) and the transactional insert (AuditInTransaction): both clean and clip
+ * exactly alike, so an event reads the same whichever path wrote it.
+ */
+export type AuditRow = [
+  occurredAt: Date,
+  action: string,
+  outcome: string,
+  reason: string | null,
+  actorType: string,
+  actorId: string | null,
+  terminalNumber: string | null,
+  scope: string | null,
+  requestId: string,
+  clientIp: string | null,
+  userAgent: string | null,
+  gatewayResult: string | null,
+  gatewayTranId: string | null,
+  latencyMs: number | null,
+  sessionFingerprint: string | null,
+  details: string | null,
+];
+export const AUDIT_COLUMNS = 16;
+
+const COLUMN_LIST = `occurred_at, action, outcome, reason, actor_type, actor_id, terminal_number, scope,
+    request_id, client_ip, user_agent, gateway_result, gateway_tran_id, latency_ms, session_fingerprint, details`;
+const CASTS = ['timestamptz', 'varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'jsonb', 'varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'int', 'char(64)', 'jsonb'];
+
+/** Many rows in one statement: one array parameter per column. */
+export const INSERT_AUDIT_BATCH = `INSERT INTO audit_event (${COLUMN_LIST})
+  SELECT * FROM unnest(${CASTS.map((c, i) => `$${i + 1}::${c}[]`).join(', ')})`;
+
+/** One row, one parameter per column (inside an admin change's transaction). */
+export const INSERT_AUDIT_ROW = `INSERT INTO audit_event (${COLUMN_LIST})
+  VALUES (${CASTS.map((c, i) => `$${i + 1}::${c}`).join(', ')})`;
+
+/** Clips every field to its column and cleans every string, so that no input can make the row invalid. */
+export function toAuditRow(e: AuditEventInput): AuditRow {
+  return [
+    e.occurredAt ?? new Date(),
+    cleanText(e.action).slice(0, 64),
+    e.outcome,
+    text(e.reason, 200),
+    e.actorType,
+    text(e.actorId, 128),
+    text(e.terminalNumber, 10),
+    json(e.scope),
+    text(e.requestId, 64) ?? '',
+    text(e.clientIp, 64),
+    text(e.userAgent, 512),
+    text(e.gatewayResult, 16),
+    text(e.gatewayTranId, 64),
+    e.latencyMs === undefined ? null : Math.min(Math.round(e.latencyMs), 2_147_483_647),
+    e.sessionFingerprint ?? null,
+    json(e.details),
+  ];
+}
+
+// Postgres text cannot hold NUL (22021) and jsonb refuses a lone surrogate escape (22P02); neither
+// carries meaning in an audit record, so both are dropped. A well-formed surrogate pair is kept.
+const UNWRITABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+const UNWRITABLE_TEST = /\u0000|[\uD800-\uDFFF]/;
+
+/** `value` without NUL characters and lone UTF-16 surrogates. */
+export function cleanText(value: string): string {
+  return UNWRITABLE_TEST.test(value) ? value.replace(UNWRITABLE, '') : value;
+}
+
+function text(value: string | undefined, max: number): string | null {
+  if (value === undefined) return null;
+  const clean = cleanText(value);
+  if (clean.length <= max) return clean;
+  // Never cut a surrogate pair in half.
+  const cut = clean.slice(0, max);
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
+
+/**
+ * Serialised after cleaning the values themselves: every string, object key included, at any
+ * depth. (Editing the serialised text instead, as was done once, can turn an escaped backslash
+ * followed by `u0000` into invalid JSON.)
+ */
+function json(value: object | null | undefined): string | null {
+  return value === undefined || value === null ? null : JSON.stringify(cleanJson(value));
+}
+
+/** A copy of `value` as JSON.stringify would see it, with every string cleaned. */
+export function cleanJson(value: unknown): unknown {
+  if (typeof value === 'string') return cleanText(value);
+  if (value === null || typeof value !== 'object') return value;
+  const withToJson = value as { toJSON?: () => unknown };
+  if (typeof withToJson.toJSON === 'function') return cleanJson(withToJson.toJSON());
+  if (Array.isArray(value)) return value.map(cleanJson);
+  // No prototype: a "__proto__" key stays a key.
+  const out: Record<string, unknown> = Object.create(null) as Record<string, unknown>;
+  for (const [k, v] of Object.entries(value)) out[cleanText(k)] = cleanJson(v);
+  return out;
+}
