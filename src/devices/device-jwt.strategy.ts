@@ -12,6 +12,13 @@ import { ReplayGuard } from './replay-guard';
 
 export const DEVICE_JWT = 'device-jwt';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/**
+ * 1-128 visible ASCII characters. The jti is stored (Postgres varchar, Redis key) and compared
+ * byte for byte: a NUL, which Postgres refuses, would fail the whole group-committed claim batch
+ * and with it other devices' requests; spaces, control and non-ASCII characters have no use in
+ * an identifier and only make equal-looking jtis differ.
+ */
+const JTI = /^[\x21-\x7e]{1,128}$/;
 
 interface DeviceClaims {
   sub?: unknown;
@@ -85,8 +92,8 @@ export class DeviceJwtStrategy extends PassportStrategy(Strategy, DEVICE_JWT) {
 
   async validate(req: FastifyRequest, claims: DeviceClaims): Promise<DevicePrincipal> {
     const { sub, jti, iat, exp } = claims;
-    if (typeof sub !== 'string' || typeof jti !== 'string' || jti.length === 0 || jti.length > 128)
-      throw new AuthenticationError('claims-missing');
+    if (typeof sub !== 'string' || typeof jti !== 'string') throw new AuthenticationError('claims-missing');
+    if (!JTI.test(jti)) throw new AuthenticationError('malformed-jti');
     if (typeof iat !== 'number' || typeof exp !== 'number') throw new AuthenticationError('claims-missing');
     const now = Date.now() / 1000;
     if (iat > now + this.skew) throw new AuthenticationError('iat-in-future');

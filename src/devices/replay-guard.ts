@@ -1,6 +1,7 @@
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
 import { DependencyUnavailableError } from '../common/errors';
 import { GroupCommit } from '../common/group-commit';
+import { AppConfig } from '../config/app-config';
 import { DatabaseConnection } from '../database/database-connection';
 import { PrismaService } from '../database/prisma.service';
 import { REDIS, type RedisClient } from '../redis/redis.module';
@@ -9,6 +10,17 @@ const CLAIM = `INSERT INTO device_jti (device_id, jti, expires_at)
   SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::timestamptz[])
   ON CONFLICT DO NOTHING
   RETURNING device_id::text, jti`;
+
+/** Kept this much longer again than the skew, so clocks drifting slightly past it change nothing. */
+const RETENTION_MARGIN_MS = 60_000;
+
+/**
+ * How long past its `exp` a jti must be remembered: a token is accepted until exp + skew, so its
+ * replay record must outlive that, or a replay in the gap would pass as a first use.
+ */
+export function jtiRetentionPastExpiryMs(clockSkewSeconds: number): number {
+  return clockSkewSeconds * 1_000 + RETENTION_MARGIN_MS;
+}
 
 interface Claim {
   deviceId: string;
@@ -26,12 +38,16 @@ interface Claim {
 export class ReplayGuard implements OnModuleInit, OnModuleDestroy {
   private purgeTimer: NodeJS.Timeout | undefined;
   private readonly claims = new GroupCommit<Claim, boolean>((batch) => this.insert(batch), 1_000);
+  private readonly retentionMs: number;
 
   constructor(
     private readonly prisma: PrismaService,
     private readonly db: DatabaseConnection,
     @Inject(REDIS) private readonly redis: RedisClient,
-  ) {}
+    config: AppConfig,
+  ) {
+    this.retentionMs = jtiRetentionPastExpiryMs(config.values.DEVICE_JWT_CLOCK_SKEW_SECONDS);
+  }
 
   /** true when this is the first use of the jti. */
   async claim(deviceId: string, jti: string, expiresAt: Date): Promise<boolean> {
@@ -40,8 +56,8 @@ export class ReplayGuard implements OnModuleInit, OnModuleDestroy {
         throw new DependencyUnavailableError('Replay protection is unavailable; retry later.', 2, { cause: err });
       });
     }
-    // Kept a minute past expiry, as tokens are accepted with clock skew.
-    const keepMs = Math.max(1_000, expiresAt.getTime() - Date.now() + 60_000);
+    // Kept past expiry as long as the token is still accepted (clock skew), and a margin.
+    const keepMs = Math.max(1_000, expiresAt.getTime() - Date.now() + this.retentionMs);
     try {
       const set = await this.redis.set(`jti:${deviceId}:${jti}`, '1', 'PX', keepMs, 'NX');
       return set === 'OK';
@@ -50,8 +66,10 @@ export class ReplayGuard implements OnModuleInit, OnModuleDestroy {
     }
   }
 
+  /** `expires_at` is the token's own `exp`; the row stays as long as the token could still be accepted. */
   async purgeExpired(): Promise<number> {
-    return this.prisma.$executeRaw`DELETE FROM device_jti WHERE expires_at < now() - interval '1 minute'`;
+    const keepSeconds = this.retentionMs / 1_000;
+    return this.prisma.$executeRaw`DELETE FROM device_jti WHERE expires_at < now() - make_interval(secs => ${keepSeconds}::double precision)`;
   }
 
   onModuleInit(): void {
