@@ -59,8 +59,25 @@ export class BrokerMetrics {
     registers: [this.registry],
   });
 
+  /**
+   * Terminal numbers seen in the terminal registry. Denials carry whatever number the caller sent;
+   * labelling those would let anyone create series without bound, so only these get their own label.
+   */
+  private readonly knownTerminals = new Set<string>();
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'broker_' });
+  }
+
+  /** A terminal number found in the registry (bounded by the terminals that exist). */
+  knowTerminal(terminalNumber: string): void {
+    this.knownTerminals.add(terminalNumber);
+  }
+
+  /** The `terminal` label for a number: itself if it is a known terminal, `unknown` if not, `none` if absent. */
+  terminalLabel(terminalNumber: string | null | undefined): string {
+    if (terminalNumber === undefined || terminalNumber === null) return 'none';
+    return this.knownTerminals.has(terminalNumber) ? terminalNumber : 'unknown';
   }
 
   setBreakerState(origin: string, state: keyof typeof BREAKER_STATE): void {

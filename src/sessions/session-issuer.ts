@@ -15,6 +15,7 @@ import { AppConfig } from '../config/app-config';
 import type { DevicePrincipal } from '../devices/device';
 import type { GatewayCredentials, GatewayTerminal } from '../gateways/gateway-provider';
 import { GatewayRegistry, type RegisteredProvider } from '../gateways/gateway-registry';
+import { BrokerMetrics } from '../metrics/broker-metrics';
 import { SecretsProvider } from '../secrets/secrets-provider';
 import type { Terminal } from '../terminals/terminal';
 import { TerminalDirectory } from '../terminals/terminal-directory';
@@ -67,6 +68,7 @@ export class SessionIssuer {
     private readonly resilience: GatewayResilience,
     config: AppConfig,
     private readonly providerConfigs: TerminalProviderConfigs,
+    private readonly metrics: BrokerMetrics,
   ) {
     this.deadlineMs = config.values.REQUEST_DEADLINE_MS;
   }
@@ -163,6 +165,8 @@ export class SessionIssuer {
       return deny(new ForbiddenError('The device is not bound to this terminal.', 'terminal-not-bound'), 'terminal-not-bound');
     }
     const terminal = await this.terminals.find(terminalNumber);
+    // It exists: its metrics get its own `terminal` label (numbers that do not exist share `unknown`).
+    if (terminal) this.metrics.knowTerminal(terminal.terminalNumber);
     if (!terminal || !terminal.enabled) {
       return deny(new ForbiddenError('The terminal is not enabled.', 'terminal-disabled'), 'terminal-disabled');
     }
