@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import { GatewayTimeoutError } from '../../common/errors';
 
 export interface BearerToken {
@@ -7,46 +8,48 @@ export interface BearerToken {
   readonly expiresIn: number;
 }
 
-interface Cached {
-  readonly token: string;
-  /** Epoch ms after which the token is not handed out any more. */
-  readonly refreshAt: number;
+interface TokenRequest {
+  readonly identityUrl: string;
+  readonly apiKey: string;
 }
+
+/** At most this many API keys' tokens are held; the least recently used goes first. */
+const MAX_TOKENS = 10_000;
 
 /**
  * Payroc bearer tokens, one per API key (and Identity Service): cached until `marginMs` before they
- * expire, and fetched by one request at a time however many devices ask at once (single flight).
- * The fetch runs on its own clock, not on the first caller's deadline, so a caller that gives up
- * does not fail the others; each caller stops waiting at its own deadline.
+ * expire, and fetched by one request at a time however many devices ask at once (lru-cache's
+ * `fetchMethod` is the single flight). The fetch runs on its own clock, not on the first caller's
+ * deadline, so a caller that gives up does not fail the others; each caller stops waiting at its
+ * own deadline.
  */
 export class PayrocTokenCache {
-  private readonly tokens = new Map<string, Cached>();
-  private readonly inflight = new Map<string, Promise<string>>();
+  private readonly tokens: LRUCache<string, string, TokenRequest>;
 
   constructor(
-    private readonly marginMs: number,
-    private readonly fetchToken: (identityUrl: string, apiKey: string) => Promise<BearerToken>,
-    private readonly now: () => number = Date.now,
-  ) {}
+    marginMs: number,
+    fetchToken: (identityUrl: string, apiKey: string) => Promise<BearerToken>,
+    now: () => number = Date.now,
+  ) {
+    this.tokens = new LRUCache<string, string, TokenRequest>({
+      max: MAX_TOKENS,
+      perf: { now },
+      // Expiry is checked against `now` on every read: a token is never handed out past its time.
+      ttlResolution: 0,
+      fetchMethod: async (_key, _stale, { context, options }) => {
+        const { token, expiresIn } = await fetchToken(context.identityUrl, context.apiKey);
+        const lifetimeMs = expiresIn * 1000;
+        // A token shorter-lived than the margin is still used for half its life.
+        options.ttl = Math.max(1, lifetimeMs > 2 * marginMs ? lifetimeMs - marginMs : lifetimeMs / 2);
+        return token;
+      },
+    });
+  }
 
   get(identityUrl: string, apiKey: string, signal: AbortSignal): Promise<string> {
-    const key = cacheKey(identityUrl, apiKey);
-    const cached = this.tokens.get(key);
-    if (cached && this.now() < cached.refreshAt) return Promise.resolve(cached.token);
-    let flight = this.inflight.get(key);
-    if (!flight) {
-      flight = this.fetchToken(identityUrl, apiKey)
-        .then(({ token, expiresIn }) => {
-          const lifetimeMs = expiresIn * 1000;
-          // A token shorter-lived than the margin is still used for half its life.
-          const usable = lifetimeMs > 2 * this.marginMs ? lifetimeMs - this.marginMs : lifetimeMs / 2;
-          this.store(key, { token, refreshAt: this.now() + usable });
-          return token;
-        })
-        .finally(() => this.inflight.delete(key));
-      this.inflight.set(key, flight);
-    }
-    return untilAborted(flight, signal);
+    // No signal is passed to the cache: one caller's deadline must not abort the shared fetch.
+    const fetched = this.tokens.fetch(cacheKey(identityUrl, apiKey), { context: { identityUrl, apiKey } }) as Promise<string>;
+    return untilAborted(fetched, signal);
   }
 
   /**
@@ -55,20 +58,11 @@ export class PayrocTokenCache {
    */
   invalidate(identityUrl: string, apiKey: string, token: string): void {
     const key = cacheKey(identityUrl, apiKey);
-    if (this.tokens.get(key)?.token === token) this.tokens.delete(key);
-  }
-
-  private store(key: string, entry: Cached): void {
-    if (this.tokens.size >= 10_000) {
-      const now = this.now();
-      for (const [k, v] of this.tokens) if (now >= v.refreshAt) this.tokens.delete(k);
-      if (this.tokens.size >= 10_000) this.tokens.clear();
-    }
-    this.tokens.set(key, entry);
+    if (this.tokens.peek(key) === token) this.tokens.delete(key);
   }
 }
 
-/** Hashed, so the map's keys are not the API keys themselves. */
+/** Hashed, so the cache's keys are not the API keys themselves. */
 function cacheKey(identityUrl: string, apiKey: string): string {
   return createHash('sha256').update(identityUrl).update('\0').update(apiKey).digest('hex');
 }
