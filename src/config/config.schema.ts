@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve as resolvePath } from 'node:path';
 import { z } from 'zod';
 
@@ -24,7 +25,17 @@ export const configSchema = z
     NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
     HOST: z.string().min(1).default('127.0.0.1'),
     PORT: int(0, 65535).default(8080),
-    TRUST_PROXY: bool.default(false),
+    /** Proxies whose X-Forwarded-For is believed (addresses or CIDRs); empty: the peer address is the client. */
+    TRUSTED_PROXIES: z
+      .string()
+      .default('')
+      .transform((s) => s.split(',').map((a) => a.trim()).filter((a) => a !== ''))
+      .pipe(z.array(z.string().refine(isAddressOrCidr, 'must be comma-separated IP addresses or CIDRs (10.0.0.0/8, ::1)'))),
+    /** Replaced by TRUSTED_PROXIES: refused when set, so an old `true` cannot silently mean something else. */
+    TRUST_PROXY: optionalString,
+    /** Prometheus /metrics is served on this port only (never on PORT); `off` disables it, 0 picks a free one. */
+    METRICS_PORT: z.union([z.literal('off'), int(0, 65535)]).default(9464),
+    METRICS_HOST: optionalString,
     SHUTDOWN_TIMEOUT_MS: int(1_000, 120_000).default(20_000),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
@@ -39,6 +50,8 @@ export const configSchema = z
     SECRETS_FILE: z.string().min(1).default('./data/dev-secrets.json'),
     SECRETS_CACHE_TTL_MS: int(0, 3_600_000).default(60_000),
     AUDIT_FINGERPRINT_KEY_REF: z.string().min(1).default('broker/audit-fingerprint-key'),
+    /** Secret holding the seals' asymmetric signing key (`privateKey`, PKCS#8 PEM, Ed25519 or P-256); unset: an Ed25519 key derived from the audit key. */
+    AUDIT_SEAL_KEY_REF: optionalString,
     VAULT_ADDR: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
     VAULT_NAMESPACE: optionalString,
     VAULT_KV_MOUNT: z.string().regex(/^(?!(.*\/)?\.{1,2}(\/|$))[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, 'must be a mount path like secret or kv/pos').default('secret'),
@@ -74,6 +87,8 @@ export const configSchema = z
       .transform((s) => s.split(',').map((a) => a.trim()).filter((a) => a !== ''))
       .pipe(z.array(z.enum(OPERATOR_JWT_ALGORITHMS)).min(1)),
     OPERATOR_JWT_CLOCK_SKEW_SECONDS: int(0, 300).default(30),
+    OPERATOR_JWKS_CACHE_MAX_AGE_MS: int(1_000, 86_400_000).default(600_000),
+    OPERATOR_JWKS_REFETCH_INTERVAL_MS: int(0, 3_600_000).default(30_000),
     OPERATOR_LOCAL_KEY_FILE: z.string().min(1).default('./data/operator-key.pem'),
 
     HYP_DEFAULT_ENDPOINT: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
@@ -103,6 +118,10 @@ export const configSchema = z
     TERMINAL_RATE_LIMIT_PER_MINUTE: int(1, 10_000_000).default(6_000),
     GLOBAL_RATE_LIMIT_PER_SECOND: int(1, 10_000_000).default(5_000),
     OPERATOR_RATE_LIMIT_PER_MINUTE: int(1, 10_000_000).default(600),
+    ENROLLMENT_RATE_LIMIT_PER_MINUTE: int(1, 10_000_000).default(20),
+    ENROLLMENT_PUBLIC_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+    AUTH_FAILURE_LIMIT_PER_MINUTE: int(1, 10_000_000).default(300),
+    AUTH_REFUSAL_AUDIT_INTERVAL_MS: int(100, 3_600_000).default(60_000),
 
     HYP_SANDBOX: z.enum(['embedded', 'off']).default('off'),
     HYP_SANDBOX_HOST: z.string().min(1).default('127.0.0.1'),
@@ -135,7 +154,13 @@ export const configSchema = z
       if (c.VAULT_AUTH_METHOD === 'kubernetes' && !c.VAULT_KUBERNETES_ROLE)
         refuse('VAULT_KUBERNETES_ROLE', 'is required with VAULT_AUTH_METHOD=kubernetes');
     }
+    if (c.TRUST_PROXY !== undefined) refuse('TRUST_PROXY', 'is replaced by TRUSTED_PROXIES (the proxies\' addresses or CIDRs)');
+    if (c.METRICS_PORT !== 'off' && c.METRICS_PORT !== 0 && c.METRICS_PORT === c.PORT) refuse('METRICS_PORT', 'must differ from PORT');
     if (c.NODE_ENV !== 'production') return;
+    if (c.OPERATOR_JWKS_URI && !c.OPERATOR_JWKS_URI.startsWith('https://'))
+      refuse('OPERATOR_JWKS_URI', 'must be https:// in production (the keys that admit operators)');
+    if (c.OPERATOR_JWKS_REFETCH_INTERVAL_MS < 1_000)
+      refuse('OPERATOR_JWKS_REFETCH_INTERVAL_MS', 'must be at least 1000 in production (junk key ids would hammer the identity provider)');
     if (!c.DATABASE_URL) refuse('DATABASE_URL', 'is required in production (the embedded PGlite database is for development only)');
     if (!c.HYP_DEFAULT_ENDPOINT) refuse('HYP_DEFAULT_ENDPOINT', 'is required in production');
     else if (!c.HYP_DEFAULT_ENDPOINT.startsWith('https://') || isLoopback(c.HYP_DEFAULT_ENDPOINT))
@@ -157,6 +182,15 @@ export const configSchema = z
     if (c.OPERATOR_JWT_PUBLIC_KEY_FILE !== undefined && resolvePath(c.OPERATOR_JWT_PUBLIC_KEY_FILE) === resolvePath(c.OPERATOR_LOCAL_KEY_FILE))
       refuse('OPERATOR_JWT_PUBLIC_KEY_FILE', 'points at the generated development operator key');
   });
+
+/** `10.1.2.3`, `::1`, `10.0.0.0/8`, `fd00::/8`: what Fastify's trustProxy (proxy-addr) accepts. */
+function isAddressOrCidr(value: string): boolean {
+  const [address, prefix, ...rest] = value.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return false;
+  if (prefix === undefined) return true;
+  return /^\d{1,3}$/.test(prefix) && Number(prefix) <= (family === 4 ? 32 : 128);
+}
 
 function isLoopback(url: string): boolean {
   const host = new URL(url).hostname;

@@ -46,4 +46,13 @@ describe('operator authentication settings', () => {
     // Other production requirements may still be missing here; none about operators.
     expect(problems({ ...production, OPERATOR_JWKS_URI: 'https://idp.example/jwks', OPERATOR_JWT_ISSUER: 'https://idp.example' })).not.toMatch(/OPERATOR_/);
   });
+
+  it('in production, fetches the identity provider keys over https only, and throttles refetches', () => {
+    const idp = { ...production, OPERATOR_JWT_ISSUER: 'https://idp.example' };
+    expect(problems({ ...idp, OPERATOR_JWKS_URI: 'http://idp.example/jwks' })).toMatch(/OPERATOR_JWKS_URI: must be https:\/\/ in production/);
+    expect(problems({ ...idp, OPERATOR_JWKS_URI: 'http://127.0.0.1:9000/jwks' })).toMatch(/OPERATOR_JWKS_URI: must be https:\/\/ in production/);
+    expect(problems({ ...idp, OPERATOR_JWKS_URI: 'https://idp.example/jwks', OPERATOR_JWKS_REFETCH_INTERVAL_MS: '0' })).toMatch(/OPERATOR_JWKS_REFETCH_INTERVAL_MS/);
+    // Development and tests may use a local identity provider double over http.
+    expect(problems({ OPERATOR_JWKS_URI: 'http://127.0.0.1:9000/jwks' })).toBe('');
+  });
 });

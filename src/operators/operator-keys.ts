@@ -1,16 +1,14 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { passportJwtSecret } from 'jwks-rsa';
-import { AuthenticationError, DependencyUnavailableError } from '../common/errors';
+import { decode } from 'jsonwebtoken';
+import { AuthenticationError } from '../common/errors';
 import type { Config } from '../config/config.schema';
+import { JwksKeySource } from './operator-jwks';
 
 export type KeyCallback = (err: unknown, key?: unknown) => void;
 /** passport-jwt's secretOrKeyProvider. */
 export type OperatorKeyProvider = (req: unknown, rawJwt: string, done: KeyCallback) => void;
 
-/** JWKS look-ups: keys kept 10 minutes; an unknown `kid` refetches, at most 10 times a minute. */
-const JWKS_CACHE_MAX_AGE_MS = 10 * 60_000;
-const JWKS_REQUESTS_PER_MINUTE = 10;
 const JWKS_TIMEOUT_MS = 5_000;
 
 /**
@@ -20,17 +18,21 @@ const JWKS_TIMEOUT_MS = 5_000;
  */
 export function operatorKeyProvider(c: Config): { provider: OperatorKeyProvider; source: string } {
   if (c.OPERATOR_JWKS_URI) {
+    const jwks = new JwksKeySource({
+      uri: c.OPERATOR_JWKS_URI,
+      maxAgeMs: c.OPERATOR_JWKS_CACHE_MAX_AGE_MS,
+      refetchIntervalMs: c.OPERATOR_JWKS_REFETCH_INTERVAL_MS,
+      timeoutMs: JWKS_TIMEOUT_MS,
+    });
     return {
       source: `JWKS ${c.OPERATOR_JWKS_URI}`,
-      provider: passportJwtSecret({
-        jwksUri: c.OPERATOR_JWKS_URI,
-        cache: true,
-        cacheMaxAge: JWKS_CACHE_MAX_AGE_MS,
-        rateLimit: true,
-        jwksRequestsPerMinute: JWKS_REQUESTS_PER_MINUTE,
-        timeout: JWKS_TIMEOUT_MS,
-        handleSigningKeyError: (err, cb) => cb(jwksFailure(err)),
-      }) as OperatorKeyProvider,
+      provider: (_req, raw, done) => {
+        const kid = decode(raw, { complete: true })?.header.kid;
+        jwks.key(typeof kid === 'string' ? kid : undefined).then(
+          (key) => done(null, key),
+          (err: unknown) => done(err),
+        );
+      },
     };
   }
   const key = staticKey(c);
@@ -67,12 +69,4 @@ function staticKey(c: Config): KeyObject | undefined {
     throw new Error(`${setting}: must be an RSA or EC key (got ${key.asymmetricKeyType ?? 'unknown'})`);
   }
   return key;
-}
-
-/** An unknown key is the caller's problem (401); an unreachable or broken JWKS endpoint is ours (503). */
-function jwksFailure(err: Error | null): Error | null {
-  if (err === null) return null;
-  if (err.name === 'SigningKeyNotFoundError') return new AuthenticationError('unknown-kid');
-  if (err.name === 'JwksRateLimitError') return new AuthenticationError('unknown-kid-rate-limited');
-  return new DependencyUnavailableError('The identity provider keys are unavailable; retry later.', 5, { cause: err });
 }
