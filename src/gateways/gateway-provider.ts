@@ -81,7 +81,7 @@ export interface ProviderDeps {
  * A provider as the broker registers it (src/gateways/providers.ts): everything checked before
  * any outbound call (scope, terminal configuration, device policy) and a factory for the gateway.
  */
-export interface ProviderSpec<S extends object, C, P> {
+export interface ProviderDefinition<S extends object, C, P> {
   /** The `terminal.provider` value (≤ 32 characters). */
   readonly name: string;
   /** The device's `scope` for this provider; receives undefined when the device sent none. */
@@ -102,4 +102,4 @@ export interface ProviderSpec<S extends object, C, P> {
 
 // The registry stores specs of different scope/config/policy types side by side.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyProviderSpec = ProviderSpec<any, any, any>;
+export type AnyProviderDefinition = ProviderDefinition<any, any, any>;

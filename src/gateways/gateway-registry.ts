@@ -1,7 +1,7 @@
-import type { AnyProviderSpec, GatewayProvider } from './gateway-provider';
+import type { AnyProviderDefinition, GatewayProvider } from './gateway-provider';
 
 export interface RegisteredProvider {
-  readonly spec: AnyProviderSpec;
+  readonly spec: AnyProviderDefinition;
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly gateway: GatewayProvider<any, any>;
 }

@@ -1,4 +1,4 @@
-import type { ProviderSpec } from '../gateway-provider';
+import type { ProviderDefinition } from '../gateway-provider';
 import { EmbeddedComponentsProvider } from './embedded-components.provider';
 import {
   embeddedConfigSchema,
@@ -10,7 +10,7 @@ import {
   type EmbeddedScope,
 } from './embedded-components.schemas';
 
-export const embeddedComponentsProvider: ProviderSpec<EmbeddedScope, EmbeddedConfig, EmbeddedPolicy> = {
+export const embeddedComponentsProvider: ProviderDefinition<EmbeddedScope, EmbeddedConfig, EmbeddedPolicy> = {
   name: 'embedded-components',
   scopeSchema: embeddedScopeSchema,
   configSchema: embeddedConfigSchema,

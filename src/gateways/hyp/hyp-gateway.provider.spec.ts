@@ -11,7 +11,7 @@ import {
 } from '../../common/errors';
 import type { CreateSessionInput } from '../gateway-provider';
 import { createHypSandbox, type HypSandbox, type HypSandboxOptions } from '../../sandbox/hyp/hyp-sandbox';
-import { HypGatewayClient } from './hyp-gateway.client';
+import { HypGatewayClient } from '../../../test/support/hyp-gateway-client';
 import { HypGatewayProvider } from './hyp-gateway.provider';
 import { buildDoDealRequest, parseHypResponse } from './hyp-xml';
 

@@ -1,7 +1,7 @@
 import { GatewayProtocolError, GatewayRejectedError } from '../../common/errors';
 import type { CreateSessionInput, GatewayProvider, GatewaySession } from '../gateway-provider';
 import type { GatewayHttpClient } from '../gateway-http.client';
-import { postHypForm } from './hyp-gateway.client';
+import { postHypForm } from './hyp-relay';
 import { HYP_SUCCESS, mapHypResult } from './hyp-result-codes';
 import { buildGetSessionIdRequest, parseHypResponse } from './hyp-xml';
 

@@ -12,7 +12,7 @@ import {
   GatewayTimeoutError,
   GatewayUnavailableError,
 } from '../../common/errors';
-import { HypGatewayClient, type HypGatewayClientOptions } from './hyp-gateway.client';
+import { HypGatewayClient, type HypGatewayClientOptions } from '../../../test/support/hyp-gateway-client';
 
 const PASSWORD = 'Pw-7f3a9c!&=%secret';
 const FORM = { user: 'merchant', password: PASSWORD, int_in: '<ashrait><request/></ashrait>' };
@@ -81,7 +81,7 @@ afterAll(() => {
   }
 });
 
-describe('HypGatewayClient.postForm', () => {
+describe('postHypForm over the gateway HTTP client', () => {
   it('posts the form url-encoded and returns the UTF-8 body', async () => {
     let seen: { method?: string; url?: string; type?: string; accept?: string; body?: string } = {};
     const url = await serve((req, res, body) => {

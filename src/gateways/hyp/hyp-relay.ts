@@ -1,19 +1,10 @@
 import { GatewayProtocolError } from '../../common/errors';
-import { GatewayHttpClient, gatewayUrl, type GatewayHttpClientOptions } from '../gateway-http.client';
-
-export type HypGatewayClientOptions = GatewayHttpClientOptions;
+import { gatewayUrl, type GatewayHttpClient } from '../gateway-http.client';
 
 /**
- * Hyp's form POST over the shared gateway HTTP client (pools, timeouts, size cap, error mapping).
+ * Hyp's Relay call (a form POST) on the gateway HTTP client the broker shares between all providers.
  * The form carries the merchant password, so no detail quotes anything from it.
  */
-export class HypGatewayClient extends GatewayHttpClient {
-  postForm(endpointUrl: string, form: Record<string, string>, signal: AbortSignal): Promise<string> {
-    return postHypForm(this, endpointUrl, form, signal);
-  }
-}
-
-/** Hyp's Relay call on any gateway HTTP client (the broker shares one between all providers). */
 export async function postHypForm(
   http: GatewayHttpClient,
   endpointUrl: string,

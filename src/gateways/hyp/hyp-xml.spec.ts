@@ -1,6 +1,6 @@
 import { GatewayProtocolError } from '../../common/errors';
 import { buildDoDealRequest, buildGetSessionIdRequest, parseHypRequest, parseHypResponse } from './hyp-xml';
-import { SEED_ERROR_405, SEED_SUCCESS } from './hyp-seed-fixtures';
+import { SEED_ERROR_405, SEED_SUCCESS } from '../../../test/support/hyp-seed-fixtures';
 
 // Verbatim from the Hyp getSessionId documentation (the seed).
 const SEED_REQUEST = `<ashrait>

@@ -1,4 +1,4 @@
-import type { ProviderSpec } from '../gateway-provider';
+import type { ProviderDefinition } from '../gateway-provider';
 import { PayrocGatewayProvider } from './payroc-gateway.provider';
 import {
   payrocConfigSchema,
@@ -9,7 +9,7 @@ import {
   type PayrocScope,
 } from './payroc.schemas';
 
-export const payrocProvider: ProviderSpec<PayrocScope, PayrocConfig, PayrocPolicy> = {
+export const payrocProvider: ProviderDefinition<PayrocScope, PayrocConfig, PayrocPolicy> = {
   name: 'payroc',
   scopeSchema: payrocScopeSchema.optional().superRefine((scope, ctx) => {
     if (scope === undefined) ctx.addIssue({ code: 'custom', message: 'is required: {"libVersion": "<Hosted Fields version>"}' });

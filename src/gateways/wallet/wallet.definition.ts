@@ -1,8 +1,8 @@
-import type { ProviderSpec } from '../gateway-provider';
+import type { ProviderDefinition } from '../gateway-provider';
 import { WalletProvider } from './wallet.provider';
 import { walletConfigSchema, walletPolicySchema, walletScopeSchema, type WalletConfig, type WalletPolicy, type WalletScope } from './wallet.schemas';
 
-export const walletProvider: ProviderSpec<WalletScope, WalletConfig, WalletPolicy> = {
+export const walletProvider: ProviderDefinition<WalletScope, WalletConfig, WalletPolicy> = {
   name: 'wallet',
   scopeSchema: walletScopeSchema,
   configSchema: walletConfigSchema,

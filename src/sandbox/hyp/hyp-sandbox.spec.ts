@@ -1,7 +1,7 @@
 import { request } from 'undici';
 import { GatewayProtocolError } from '../../common/errors';
 import { buildDoDealRequest, buildGetSessionIdRequest, parseHypResponse } from '../../gateways/hyp/hyp-xml';
-import { SEED_ERROR_405, SEED_SUCCESS } from '../../gateways/hyp/hyp-seed-fixtures';
+import { SEED_ERROR_405, SEED_SUCCESS } from '../../../test/support/hyp-seed-fixtures';
 import { createHypSandbox, type HypSandbox, type HypSandboxOptions } from './hyp-sandbox';
 
 
