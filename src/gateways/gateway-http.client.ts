@@ -1,5 +1,5 @@
-import { Pool } from 'undici';
-import type { Dispatcher } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
+import { createOutboundPool, discardBody, readCapped, transportFailure } from '../common/outbound-http';
 import {
   GatewayError,
   GatewayProtocolError,
@@ -40,11 +40,6 @@ export interface GatewayHttpResponse {
   readonly text: string;
 }
 
-/** Failures where the connection never carried the request, so resending cannot double anything. */
-const NEVER_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
-const TIMEOUTS = new Set(['UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-const TLS_CODE = /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/;
-
 /**
  * The only way the broker talks HTTP to a payment gateway, whichever provider: one undici Pool per
  * origin, connect/headers/body timeouts, a response size cap, the caller's deadline. Every failure
@@ -74,11 +69,12 @@ export class GatewayHttpClient {
       });
       const status = response.statusCode;
       if (status >= 500) throw new GatewayUnavailableError(`The gateway answered HTTP ${status}.`, req.retrySafe ?? true);
-      const text = await readText(response.body, this.options.maxResponseBytes);
+      const raw = await readCapped(response.body, this.options.maxResponseBytes, () => new GatewayProtocolError('The gateway answer exceeds the size limit.'));
+      const text = new TextDecoder('utf-8').decode(raw);
       const type = response.headers['content-type'];
       return { status, contentType: Array.isArray(type) ? type[0] : type, text };
     } catch (err) {
-      if (response) discard(response.body);
+      if (response) discardBody(response.body);
       throw toGatewayError(err, signal);
     }
   }
@@ -94,12 +90,13 @@ export class GatewayHttpClient {
     let pool = this.pools.get(origin);
     if (!pool) {
       const o = this.options;
-      pool = new Pool(origin, {
+      pool = createOutboundPool(origin, {
         connections: o.connectionsPerOrigin,
-        connect: { timeout: o.connectTimeoutMs, rejectUnauthorized: true, ...(o.ca ? { ca: o.ca } : {}) },
-        headersTimeout: o.headersTimeoutMs,
-        bodyTimeout: o.bodyTimeoutMs,
-        maxResponseSize: o.maxResponseBytes,
+        connectTimeoutMs: o.connectTimeoutMs,
+        headersTimeoutMs: o.headersTimeoutMs,
+        bodyTimeoutMs: o.bodyTimeoutMs,
+        maxResponseBytes: o.maxResponseBytes,
+        ca: o.ca,
       });
       this.pools.set(origin, pool);
     }
@@ -126,59 +123,23 @@ export function gatewayUrl(endpointUrl: string, path = '', query?: Readonly<Reco
   return url;
 }
 
-/** The JSON object in a response body, or undefined when it is not one. */
-export function jsonObject(text: string): Record<string, unknown> | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** undici enforces maxResponseSize too; counting here keeps the cap independent of its version. */
-async function readText(body: AsyncIterable<Buffer>, cap: number): Promise<string> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.length;
-    if (size > cap) throw new GatewayProtocolError('The gateway answer exceeds the size limit.');
-    chunks.push(chunk);
-  }
-  return new TextDecoder('utf-8').decode(Buffer.concat(chunks, size));
-}
-
-/** An unread or half-read body pins its socket. Destroying an unfinished body makes it emit an error nobody awaits. */
-function discard(body: Dispatcher.ResponseData['body']): void {
-  body.on('error', () => undefined);
-  body.destroy();
-}
-
-function errorCode(err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string') return code;
-  // Happy-eyeballs connects fail with an AggregateError of one error per address.
-  const first = (err as { errors?: unknown }).errors;
-  return Array.isArray(first) ? errorCode(first[0]) : undefined;
-}
-
 function toGatewayError(err: unknown, signal: AbortSignal): GatewayError {
   if (err instanceof GatewayError) return err;
   if (signal.aborted) {
     return new GatewayTimeoutError('The gateway call was cancelled: the request deadline passed.', { cause: err });
   }
-  const code = errorCode(err);
-  if (code && TIMEOUTS.has(code)) return new GatewayTimeoutError('The gateway did not answer in time.', { cause: err });
-  if (code && NEVER_SENT.has(code)) {
-    return new GatewayUnavailableError('The gateway could not be reached.', true, { cause: err });
+  switch (transportFailure(err)) {
+    case 'timeout':
+      return new GatewayTimeoutError('The gateway did not answer in time.', { cause: err });
+    case 'never-sent':
+      // The connection never carried the request, so resending cannot double anything.
+      return new GatewayUnavailableError('The gateway could not be reached.', true, { cause: err });
+    case 'too-large':
+      return new GatewayProtocolError('The gateway answer exceeds the size limit.', { cause: err });
+    case 'tls':
+      return new GatewayUnavailableError('The TLS connection to the gateway failed.', false, { cause: err });
+    default:
+      // Reset or closed mid-exchange: the gateway may have acted on the request, so not transient.
+      return new GatewayUnavailableError('The connection to the gateway failed.', false, { cause: err });
   }
-  if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') {
-    return new GatewayProtocolError('The gateway answer exceeds the size limit.', { cause: err });
-  }
-  if (code && TLS_CODE.test(code)) {
-    return new GatewayUnavailableError('The TLS connection to the gateway failed.', false, { cause: err });
-  }
-  // Reset or closed mid-exchange: the gateway may have acted on the request, so not transient.
-  return new GatewayUnavailableError('The connection to the gateway failed.', false, { cause: err });
 }

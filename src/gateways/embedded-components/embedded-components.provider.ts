@@ -1,5 +1,6 @@
 import { GatewayProtocolError } from '../../common/errors';
-import { gatewayUrl, jsonObject, type GatewayHttpClient } from '../gateway-http.client';
+import { jsonObject } from '../../common/outbound-http';
+import { gatewayUrl, type GatewayHttpClient } from '../gateway-http.client';
 import type { CreateSessionInput, GatewayProvider, GatewaySession } from '../gateway-provider';
 import { gatewayRejected, REJECTIONS } from '../gateway-rejections';
 import {

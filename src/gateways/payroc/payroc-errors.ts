@@ -1,5 +1,5 @@
 import type { GatewayRejectedError } from '../../common/errors';
-import { jsonObject } from '../gateway-http.client';
+import { jsonObject } from '../../common/outbound-http';
 import { gatewayRejected, REJECTIONS, type RejectionKind } from '../gateway-rejections';
 
 /** Error types Payroc documents (docs.payroc.com/api/errors); only these are named back to the device. */

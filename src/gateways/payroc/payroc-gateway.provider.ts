@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { GatewayProtocolError } from '../../common/errors';
-import { gatewayUrl, jsonObject, type GatewayHttpClient, type GatewayHttpResponse } from '../gateway-http.client';
+import { jsonObject } from '../../common/outbound-http';
+import { gatewayUrl, type GatewayHttpClient, type GatewayHttpResponse } from '../gateway-http.client';
 import type { CreateSessionInput, GatewayProvider, GatewaySession } from '../gateway-provider';
 import { payrocError } from './payroc-errors';
 import { hostedFieldsSessionSchema, identityResponseSchema, type PayrocConfig, type PayrocScope } from './payroc.schemas';

@@ -1,6 +1,7 @@
 import type { GatewayRejectedError } from '../../common/errors';
 import { GatewayProtocolError } from '../../common/errors';
-import { gatewayUrl, jsonObject, type GatewayHttpClient, type GatewayHttpResponse } from '../gateway-http.client';
+import { jsonObject } from '../../common/outbound-http';
+import { gatewayUrl, type GatewayHttpClient, type GatewayHttpResponse } from '../gateway-http.client';
 import type { CloseSessionInput, CreateSessionInput, GatewayProvider, GatewaySession } from '../gateway-provider';
 import { gatewayRejected, REJECTIONS } from '../gateway-rejections';
 import { walletSignature } from './wallet-signature';

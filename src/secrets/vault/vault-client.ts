@@ -1,4 +1,5 @@
-import { Pool, type Dispatcher } from 'undici';
+import type { Dispatcher, Pool } from 'undici';
+import { createOutboundPool, discardBody, errorCode, jsonObject, readCapped, transportFailure } from '../../common/outbound-http';
 import { VaultError, type VaultErrorKind } from './vault-errors';
 
 export interface VaultClientOptions {
@@ -32,8 +33,6 @@ export interface KvSecret {
 }
 
 const MAX_RESPONSE_BYTES = 1_048_576;
-const NETWORK_CODES = /^(ECONNREFUSED|ECONNRESET|ENOTFOUND|EHOSTUNREACH|ENETUNREACH|EAI_AGAIN|EPIPE|UND_ERR_SOCKET|UND_ERR_CLOSED)$/;
-const TIMEOUT_CODES = /^(UND_ERR_CONNECT_TIMEOUT|UND_ERR_HEADERS_TIMEOUT|UND_ERR_BODY_TIMEOUT|ABORT_ERR|UND_ERR_ABORTED)$/;
 
 /**
  * The broker's only HTTP path to Vault: one undici Pool for VAULT_ADDR, TLS always verified
@@ -50,11 +49,12 @@ export class VaultClient {
     const url = new URL(options.address);
     if (url.username || url.password) throw new Error('VAULT_ADDR must not carry credentials');
     this.basePath = url.pathname.replace(/\/+$/, '');
-    this.pool = new Pool(url.origin, {
+    this.pool = createOutboundPool(url.origin, {
       connections: options.connections ?? 16,
-      connect: { timeout: options.requestTimeoutMs, rejectUnauthorized: true, ...(options.ca ? { ca: options.ca } : {}) },
-      headersTimeout: options.requestTimeoutMs,
-      bodyTimeout: options.requestTimeoutMs,
+      connectTimeoutMs: options.requestTimeoutMs,
+      headersTimeoutMs: options.requestTimeoutMs,
+      bodyTimeoutMs: options.requestTimeoutMs,
+      ca: options.ca,
     });
   }
 
@@ -135,8 +135,8 @@ export class VaultClient {
         body: payload === undefined ? undefined : JSON.stringify(payload),
         signal: AbortSignal.timeout(this.options.requestTimeoutMs),
       });
-      raw = await readCapped(response.body, operation);
-      const body = parseJson(raw);
+      raw = await readCapped(response.body, MAX_RESPONSE_BYTES, () => new VaultError(operation, 'bad-response', undefined, ['answer too large']));
+      const body = jsonObject(raw.toString('utf8'));
       const status = response.statusCode;
       if (status >= 200 && status < 300) {
         if (status === 204) return {};
@@ -146,7 +146,7 @@ export class VaultClient {
       throw new VaultError(operation, kindOf(status, body), status, vaultErrors(body));
     } catch (err) {
       if (err instanceof VaultError) throw err;
-      if (response) discard(response.body);
+      if (response) discardBody(response.body);
       throw new VaultError(operation, networkKind(err), undefined, [], { cause: stripped(err) });
     } finally {
       raw?.fill(0);
@@ -177,22 +177,18 @@ function vaultErrors(body: Record<string, unknown> | undefined): string[] {
   return Array.isArray(errors) ? errors.filter((e): e is string => typeof e === 'string') : [];
 }
 
-function errorCode(err: unknown): string | undefined {
-  if (typeof err !== 'object' || err === null) return undefined;
-  const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string') return code;
-  if ((err as { name?: unknown }).name === 'TimeoutError' || (err as { name?: unknown }).name === 'AbortError') return 'ABORT_ERR';
-  const first = (err as { errors?: unknown }).errors;
-  return Array.isArray(first) ? errorCode(first[0]) : undefined;
-}
-
 function networkKind(err: unknown): VaultErrorKind {
-  const code = errorCode(err);
-  if (code && TIMEOUT_CODES.test(code)) return 'timeout';
-  if (code && NETWORK_CODES.test(code)) return 'unreachable';
-  if (code && /^(ERR_TLS_|ERR_SSL_|CERT_|UNABLE_TO_|DEPTH_ZERO_|SELF_SIGNED_|HOSTNAME_MISMATCH)/.test(code)) return 'tls-failed';
-  if (code === 'UND_ERR_RES_EXCEEDED_MAX_SIZE') return 'bad-response';
-  return 'unreachable';
+  switch (transportFailure(err)) {
+    case 'timeout':
+    case 'aborted':
+      return 'timeout';
+    case 'tls':
+      return 'tls-failed';
+    case 'too-large':
+      return 'bad-response';
+    default:
+      return 'unreachable';
+  }
 }
 
 /** Keeps the code and message of a network error, not the request it was carrying. */
@@ -202,36 +198,6 @@ function stripped(err: unknown): Error {
   const out = new Error(code ? `${code}: ${message}` : message);
   out.name = err instanceof Error ? err.name : 'Error';
   return out;
-}
-
-async function readCapped(body: AsyncIterable<Buffer>, operation: string): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  try {
-    for await (const chunk of body) {
-      size += chunk.length;
-      if (size > MAX_RESPONSE_BYTES) throw new VaultError(operation, 'bad-response', undefined, ['answer too large']);
-      chunks.push(chunk);
-    }
-    return Buffer.concat(chunks, size);
-  } finally {
-    for (const c of chunks) c.fill(0);
-  }
-}
-
-function parseJson(raw: Buffer): Record<string, unknown> | undefined {
-  if (raw.length === 0) return undefined;
-  try {
-    const parsed: unknown = JSON.parse(raw.toString('utf8'));
-    return typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-function discard(body: Dispatcher.ResponseData['body']): void {
-  body.on('error', () => undefined);
-  body.destroy();
 }
 
 /** Each segment percent-encoded: a ref can never climb out of its mount or smuggle a query. */
