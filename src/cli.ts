@@ -1,15 +1,16 @@
 import 'reflect-metadata';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { NestFactory } from '@nestjs/core';
 import { config as loadDotenv } from 'dotenv';
+import { addTerminalFromCli } from './admin/cli-commands';
 import { AppModule } from './app.module';
 import { validateConfig } from './config/config.schema';
 import { DatabaseConnection } from './database/database-connection';
 import { migrate } from './database/database.module';
 import { DeviceEnrollment, enrollDeviceSchema } from './devices/device-enrollment';
 import { mintLocalOperatorToken, OPERATOR_TOKEN_USAGE } from './operators/local-operator-key';
-import { TerminalRepository } from './terminals/terminal.repository';
 import { TERMINAL_NUMBER } from './sessions/session-request.schema';
 
 const USAGE = `usage: npm run cli -- <command> [options]
@@ -68,13 +69,8 @@ async function main(argv: string[]): Promise<void> {
       if (!values.number || !TERMINAL_NUMBER.test(values.number) || !values.label || !values['credential-ref'] || !endpointUrl) {
         throw new Error('terminal:add needs --number (10 digits), --label, --credential-ref and --endpoint (or HYP_DEFAULT_ENDPOINT)');
       }
-      const t = await app.get(TerminalRepository).upsert({
-        terminalNumber: values.number,
-        label: values.label,
-        provider: values.provider ?? 'hyp',
-        endpointUrl,
-        credentialRef: values['credential-ref'],
-      });
+      // Through the admin service, as the API: same checks, and saved only with its audit event.
+      const t = await addTerminalFromCli(app, { ...values, endpoint: endpointUrl }, process.env.USER ?? 'unknown', `cli-${randomUUID()}`);
       process.stdout.write(`terminal ${t.terminalNumber} (${t.id}) saved\n`);
     } else {
       const input = enrollDeviceSchema.parse({
@@ -84,7 +80,7 @@ async function main(argv: string[]): Promise<void> {
         policy: values.policy ? JSON.parse(values.policy) : { allowUnscoped: false, allowed: [] },
       });
       const device = await app.get(DeviceEnrollment).enroll(input, { type: 'operator', id: `cli:${process.env.USER ?? 'unknown'}` }, {
-        requestId: `cli-${Date.now()}`,
+        requestId: `cli-${randomUUID()}`,
       });
       process.stdout.write(`${JSON.stringify(device)}\n`);
     }

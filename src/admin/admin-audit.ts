@@ -1,7 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { Injectable } from '@nestjs/common';
-import type { AuditOrigin } from '../audit/audit-event';
-import { AuditTrail } from '../audit/audit-trail';
+import type { AuditEventInput, AuditOrigin } from '../audit/audit-event';
+import { AuditTransactions, type TxClient } from '../audit/audit-transactions';
 import type { OperatorPrincipal } from '../operators/operator';
 
 export interface AdminChange {
@@ -12,27 +12,43 @@ export interface AdminChange {
   readonly [more: string]: unknown;
 }
 
+/** Who made an admin change: an operator (the IdP's subject) or the CLI (`cli:<user>`). */
+export type AdminActor = Pick<OperatorPrincipal, 'subject'>;
+
 /**
- * Every admin action leaves one audit event: the operator's subject as actor, and before/after
- * of what changed. Nothing recorded here is secret: terminals hold a credential *reference*, devices
+ * Every admin action leaves one audit event: the actor's subject as actor, and before/after of
+ * what changed. The change and its event are written in one transaction (AuditTransactions):
+ * either both are committed or neither is, and the caller gets 503 when the event cannot be
+ * written. Nothing recorded here is secret: terminals hold a credential *reference*, devices
  * public keys only (recorded by key id).
  */
 @Injectable()
 export class AdminAudit {
-  constructor(private readonly audit: AuditTrail) {}
+  constructor(private readonly audited: AuditTransactions) {}
 
-  record(action: string, operator: OperatorPrincipal, origin: AuditOrigin, change: AdminChange): Promise<void> {
-    const { terminalNumber, ...details } = change;
-    return this.audit.record({
-      action,
-      outcome: 'success',
-      actorType: 'operator',
-      actorId: operator.subject,
-      terminalNumber,
-      ...origin,
-      details: terminalNumber === undefined ? details : { terminalNumber, ...details },
+  /**
+   * Runs `work` in a transaction and records `action` with the change it reports, in the same
+   * transaction. `work` must do all its I/O through `tx`.
+   */
+  change<T>(action: string, actor: AdminActor, origin: AuditOrigin, work: (tx: TxClient) => Promise<{ result: T; change: AdminChange }>): Promise<T> {
+    return this.audited.run(async (tx) => {
+      const { result, change } = await work(tx);
+      return { result, event: adminEvent(action, actor, origin, change) };
     });
   }
+}
+
+function adminEvent(action: string, actor: AdminActor, origin: AuditOrigin, change: AdminChange): AuditEventInput {
+  const { terminalNumber, ...details } = change;
+  return {
+    action,
+    outcome: 'success',
+    actorType: 'operator',
+    actorId: actor.subject,
+    terminalNumber,
+    ...origin,
+    details: terminalNumber === undefined ? details : { terminalNumber, ...details },
+  };
 }
 
 /** The fields whose values differ, as {before, after} holding only those fields. */

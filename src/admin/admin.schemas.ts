@@ -71,7 +71,16 @@ export const updateDeviceSchema = z
   .refine((v) => Object.keys(v).length > 0, 'name at least one field to change');
 export type UpdateDevice = z.infer<typeof updateDeviceSchema>;
 
-export const rotateKeySchema = z.strictObject({ publicKey: devicePublicKeySchema() });
+export const rotateKeySchema = z.strictObject({
+  publicKey: devicePublicKeySchema(),
+  graceSeconds: z
+    .number()
+    .int()
+    .min(0)
+    .max(2_592_000)
+    .optional()
+    .describe('How long the previous keys keep verifying; 0 cuts them off at once (compromised key). Default DEVICE_KEY_ROTATION_GRACE_SECONDS'),
+});
 export type RotateKey = z.infer<typeof rotateKeySchema>;
 
 export const terminalNumberParam = terminalNumber;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { AuditOrigin } from '../audit/audit-event';
+import type { TxClient } from '../audit/audit-transactions';
 import { ConflictError, NotFoundError, ValidationError } from '../common/errors';
 import { AppConfig } from '../config/app-config';
 import type { DeviceStatus } from '../devices/device';
@@ -8,9 +9,8 @@ import { DeviceDirectory } from '../devices/device-directory';
 import { DeviceEnrollment, type EnrollDevice } from '../devices/device-enrollment';
 import { devicePublicKey } from '../devices/device-keys';
 import { DeviceRepository, type DeviceRecord } from '../devices/device.repository';
-import type { OperatorPrincipal } from '../operators/operator';
 import { TerminalRepository } from '../terminals/terminal.repository';
-import { AdminAudit, changedFields } from './admin-audit';
+import { AdminAudit, changedFields, type AdminActor } from './admin-audit';
 import type { ListDevices, RotateKey, UpdateDevice } from './admin.schemas';
 import type { Page } from './page';
 
@@ -48,9 +48,9 @@ export class DevicesService {
     this.graceMs = config.values.DEVICE_KEY_ROTATION_GRACE_SECONDS * 1000;
   }
 
-  async enroll(input: EnrollDevice, operator: OperatorPrincipal, origin: AuditOrigin): Promise<DeviceRecord> {
-    // DeviceEnrollment records `device.enrolled` with the operator as actor.
-    const { deviceId } = await this.enrollment.enroll(input, { type: 'operator', id: operator.subject }, origin);
+  async enroll(input: EnrollDevice, actor: AdminActor, origin: AuditOrigin): Promise<DeviceRecord> {
+    // DeviceEnrollment records `device.enrolled` with the operator as actor, in the same transaction.
+    const { deviceId } = await this.enrollment.enroll(input, { type: 'operator', id: actor.subject }, origin);
     return this.get(deviceId);
   }
 
@@ -62,73 +62,84 @@ export class DevicesService {
     return { items, total, limit: query.limit, offset: query.offset };
   }
 
-  async get(deviceId: string): Promise<DeviceRecord> {
-    const device = await this.devices.findRecord(deviceId);
+  async get(deviceId: string, tx?: TxClient): Promise<DeviceRecord> {
+    const device = await this.devices.findRecord(deviceId, tx);
     if (!device) throw new NotFoundError(`No device ${deviceId}.`);
     return device;
   }
 
-  async update(deviceId: string, changes: UpdateDevice, operator: OperatorPrincipal, origin: AuditOrigin): Promise<DeviceRecord> {
-    const before = await this.changeable(deviceId);
-    let terminalIds: string[] | undefined;
-    if (changes.terminalNumbers !== undefined) terminalIds = await this.terminalIds(changes.terminalNumbers);
-    if (!(await this.devices.update(deviceId, { name: changes.name, policy: changes.policy, terminalIds }))) {
-      await this.changeable(deviceId); // revoked or deleted meanwhile: 409 or 404
-    }
-    this.directory.invalidate(deviceId);
-    const after = await this.get(deviceId);
-    await this.audit.record('device.updated', operator, origin, {
-      deviceId,
-      ...changedFields(before, after, ['name', 'policy', 'terminalNumbers']),
-    });
-    return after;
-  }
-
-  async changeStatus(deviceId: string, change: keyof typeof TRANSITIONS, operator: OperatorPrincipal, origin: AuditOrigin): Promise<DeviceRecord> {
-    const { from, to, action } = TRANSITIONS[change];
-    const before = await this.get(deviceId);
-    if (before.status !== to) {
-      if (!from.includes(before.status) || !(await this.devices.transition(deviceId, from, to))) {
-        const now = await this.get(deviceId);
-        if (now.status !== to) throw new ConflictError(`The device is ${now.status}; it cannot be ${change}d${now.status === 'revoked' ? ' (revocation is permanent)' : ''}.`);
+  async update(deviceId: string, changes: UpdateDevice, actor: AdminActor, origin: AuditOrigin): Promise<DeviceRecord> {
+    const after = await this.audit.change('device.updated', actor, origin, async (tx) => {
+      await this.devices.lock(deviceId, tx);
+      const before = await this.changeable(deviceId, tx);
+      let terminalIds: string[] | undefined;
+      if (changes.terminalNumbers !== undefined) terminalIds = await this.terminalIds(changes.terminalNumbers, tx);
+      if (!(await this.devices.update(deviceId, { name: changes.name, policy: changes.policy, terminalIds }, tx))) {
+        await this.changeable(deviceId, tx); // revoked or deleted meanwhile: 409 or 404
       }
-    }
+      const after = await this.get(deviceId, tx);
+      return { result: after, change: { deviceId, ...changedFields(before, after, ['name', 'policy', 'terminalNumbers']) } };
+    });
     this.directory.invalidate(deviceId);
-    const after = await this.get(deviceId);
-    // Asking for the state the device is already in changes nothing, and is recorded as such.
-    await this.audit.record(action, operator, origin, { deviceId, before: { status: before.status }, after: { status: after.status } });
     return after;
   }
 
-  async rotateKey(deviceId: string, input: RotateKey, operator: OperatorPrincipal, origin: AuditOrigin): Promise<RotatedKey> {
-    const before = await this.changeable(deviceId);
-    const { alg, jwk } = devicePublicKey(input.publicKey);
-    if (await this.devices.deviceWithKey(jwk)) throw new ConflictError('This public key is already enrolled.');
-    const keyId = randomUUID();
-    const previousKeysExpireAt = new Date(Date.now() + this.graceMs);
-    if (!(await this.devices.rotateKey(deviceId, { id: keyId, alg, publicJwk: jwk }, previousKeysExpireAt))) {
-      await this.changeable(deviceId);
-    }
-    this.directory.invalidate(deviceId);
-    const device = await this.get(deviceId);
-    await this.audit.record('device.key-rotated', operator, origin, {
-      deviceId,
-      before: { keys: before.keys.map(keyState) },
-      after: { keys: device.keys.map(keyState) },
+  async changeStatus(deviceId: string, change: keyof typeof TRANSITIONS, actor: AdminActor, origin: AuditOrigin): Promise<DeviceRecord> {
+    const { from, to, action } = TRANSITIONS[change];
+    const after = await this.audit.change(action, actor, origin, async (tx) => {
+      await this.devices.lock(deviceId, tx);
+      const before = await this.get(deviceId, tx);
+      if (before.status !== to) {
+        if (!from.includes(before.status) || !(await this.devices.transition(deviceId, from, to, tx))) {
+          const now = await this.get(deviceId, tx);
+          if (now.status !== to) throw new ConflictError(`The device is ${now.status}; it cannot be ${change}d${now.status === 'revoked' ? ' (revocation is permanent)' : ''}.`);
+        }
+      }
+      const after = await this.get(deviceId, tx);
+      // Asking for the state the device is already in changes nothing, and is recorded as such.
+      return { result: after, change: { deviceId, before: { status: before.status }, after: { status: after.status } } };
     });
-    return { keyId, alg, previousKeysExpireAt: previousKeysExpireAt.toISOString(), device };
+    this.directory.invalidate(deviceId);
+    return after;
+  }
+
+  /**
+   * The new key verifies at once; the previous ones until `graceSeconds` from now (default
+   * DEVICE_KEY_ROTATION_GRACE_SECONDS). 0 cuts them off at once: for a key known or feared to be
+   * compromised.
+   */
+  async rotateKey(deviceId: string, input: RotateKey, actor: AdminActor, origin: AuditOrigin): Promise<RotatedKey> {
+    const { alg, jwk } = devicePublicKey(input.publicKey);
+    const keyId = randomUUID();
+    const graceMs = input.graceSeconds === undefined ? this.graceMs : input.graceSeconds * 1000;
+    const rotated = await this.audit.change('device.key-rotated', actor, origin, async (tx) => {
+      await this.devices.lock(deviceId, tx);
+      const before = await this.changeable(deviceId, tx);
+      if (await this.devices.deviceWithKey(jwk, tx)) throw new ConflictError('This public key is already enrolled.');
+      const previousKeysExpireAt = new Date(Date.now() + graceMs);
+      if (!(await this.devices.rotateKey(deviceId, { id: keyId, alg, publicJwk: jwk }, previousKeysExpireAt, tx))) {
+        await this.changeable(deviceId, tx);
+      }
+      const device = await this.get(deviceId, tx);
+      return {
+        result: { keyId, alg, previousKeysExpireAt: previousKeysExpireAt.toISOString(), device },
+        change: { deviceId, before: { keys: before.keys.map(keyState) }, after: { keys: device.keys.map(keyState) } },
+      };
+    });
+    this.directory.invalidate(deviceId);
+    return rotated;
   }
 
   /** The device, which must exist (404) and not be revoked (409). */
-  private async changeable(deviceId: string): Promise<DeviceRecord> {
-    const device = await this.get(deviceId);
+  private async changeable(deviceId: string, tx?: TxClient): Promise<DeviceRecord> {
+    const device = await this.get(deviceId, tx);
     if (device.status === 'revoked') throw new ConflictError('The device is revoked; revocation is permanent.');
     return device;
   }
 
-  private async terminalIds(numbers: readonly string[]): Promise<string[]> {
+  private async terminalIds(numbers: readonly string[], tx?: TxClient): Promise<string[]> {
     const wanted = [...new Set(numbers)];
-    const found = await this.terminals.findByNumbers(wanted);
+    const found = await this.terminals.findByNumbers(wanted, tx);
     const missing = wanted.filter((n) => !found.some((t) => t.terminalNumber === n));
     if (missing.length > 0) throw new ValidationError(`Unknown terminal(s): ${missing.join(', ')}`, [{ path: 'terminalNumbers', message: 'unknown terminal' }]);
     return found.map((t) => t.id);

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import type { TxClient } from '../audit/audit-transactions';
 import { PrismaService } from '../database/prisma.service';
 import { Prisma, type Terminal as TerminalRow } from '../generated/prisma/client';
 import { toTerminal } from '../terminals/terminal.repository';
@@ -12,23 +13,30 @@ export interface TerminalRecord extends Terminal {
   readonly updatedAt: string;
 }
 
-/** Terminal I/O of the admin API (the hot path reads through TerminalRepository/TerminalDirectory). */
+/**
+ * Terminal I/O of the admin API (the hot path reads through TerminalRepository/TerminalDirectory).
+ * Changes take the transaction their audit event is written in (AuditTransactions).
+ */
 @Injectable()
 export class TerminalAdminRepository {
   constructor(private readonly prisma: PrismaService) {}
 
-  /** null when the terminal number is taken. */
-  async create(input: CreateTerminal): Promise<TerminalRecord | null> {
-    try {
-      return toRecord(await this.prisma.terminal.create({ data: { id: randomUUID(), ...input } }));
-    } catch (err) {
-      if (isUniqueViolation(err)) return null;
-      throw err;
-    }
+  /**
+   * null when the terminal number is taken. Inside a transaction a failed INSERT would abort it,
+   * so the number is claimed with ON CONFLICT DO NOTHING rather than by catching the violation.
+   */
+  async create(input: CreateTerminal, tx: TxClient): Promise<TerminalRecord | null> {
+    const id = randomUUID();
+    const { count } = await tx.terminal.createMany({ data: [{ id, ...input }], skipDuplicates: true });
+    if (count !== 1) return null;
+    const row = await tx.terminal.findUniqueOrThrow({ where: { id } });
+    return toRecord(row);
   }
 
-  async find(terminalNumber: string): Promise<TerminalRecord | null> {
-    const row = await this.prisma.terminal.findUnique({ where: { terminalNumber } });
+  /** `forUpdate`: locks the row until `tx` ends, so that before/after of a change are exact. */
+  async find(terminalNumber: string, tx?: TxClient, forUpdate = false): Promise<TerminalRecord | null> {
+    if (tx && forUpdate) await tx.$queryRaw`SELECT 1 FROM terminal WHERE terminal_number = ${terminalNumber} FOR UPDATE`;
+    const row = await (tx ?? this.prisma).terminal.findUnique({ where: { terminalNumber } });
     return row && toRecord(row);
   }
 
@@ -47,18 +55,14 @@ export class TerminalAdminRepository {
   }
 
   /** null when there is no such terminal. */
-  async update(terminalNumber: string, changes: UpdateTerminal): Promise<TerminalRecord | null> {
+  async update(terminalNumber: string, changes: UpdateTerminal, tx: TxClient): Promise<TerminalRecord | null> {
     try {
-      return toRecord(await this.prisma.terminal.update({ where: { terminalNumber }, data: changes }));
+      return toRecord(await tx.terminal.update({ where: { terminalNumber }, data: changes }));
     } catch (err) {
       if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2025') return null;
       throw err;
     }
   }
-}
-
-function isUniqueViolation(err: unknown): boolean {
-  return err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2002';
 }
 
 function toRecord(row: TerminalRow): TerminalRecord {

@@ -3,9 +3,8 @@ import type { AuditOrigin } from '../audit/audit-event';
 import { ConflictError, NotFoundError, ValidationError } from '../common/errors';
 import { AppConfig } from '../config/app-config';
 import { GatewayRegistry } from '../gateways/gateway-registry';
-import type { OperatorPrincipal } from '../operators/operator';
 import { TerminalDirectory } from '../terminals/terminal-directory';
-import { AdminAudit, changedFields } from './admin-audit';
+import { AdminAudit, changedFields, type AdminActor } from './admin-audit';
 import type { CreateTerminal, ListTerminals, UpdateTerminal } from './admin.schemas';
 import type { Page } from './page';
 import { TerminalAdminRepository, type TerminalRecord } from './terminal-admin.repository';
@@ -23,17 +22,15 @@ export class TerminalsService {
     private readonly config: AppConfig,
   ) {}
 
-  async create(input: CreateTerminal, operator: OperatorPrincipal, origin: AuditOrigin): Promise<TerminalRecord> {
+  async create(input: CreateTerminal, actor: AdminActor, origin: AuditOrigin): Promise<TerminalRecord> {
     this.checkGateway(input.provider, input.endpointUrl);
-    const created = await this.terminals.create(input);
-    if (!created) throw new ConflictError(`Terminal ${input.terminalNumber} already exists.`);
+    const created = await this.audit.change('terminal.created', actor, origin, async (tx) => {
+      const created = await this.terminals.create(input, tx);
+      if (!created) throw new ConflictError(`Terminal ${input.terminalNumber} already exists.`);
+      return { result: created, change: { terminalNumber: created.terminalNumber, before: null, after: pick(created, AUDITED_FIELDS) } };
+    });
     // A lookup of the number before it existed may be cached as "not found".
     this.directory.invalidate(created.terminalNumber);
-    await this.audit.record('terminal.created', operator, origin, {
-      terminalNumber: created.terminalNumber,
-      before: null,
-      after: pick(created, AUDITED_FIELDS),
-    });
     return created;
   }
 
@@ -48,18 +45,34 @@ export class TerminalsService {
     return terminal;
   }
 
-  async update(terminalNumber: string, changes: UpdateTerminal, operator: OperatorPrincipal, origin: AuditOrigin, action = 'terminal.updated'): Promise<TerminalRecord> {
-    const before = await this.get(terminalNumber);
-    this.checkGateway(changes.provider ?? before.provider, changes.endpointUrl ?? before.endpointUrl);
-    const after = await this.terminals.update(terminalNumber, changes);
-    if (!after) throw new NotFoundError(`No terminal ${terminalNumber}.`);
+  async update(terminalNumber: string, changes: UpdateTerminal, actor: AdminActor, origin: AuditOrigin, action = 'terminal.updated'): Promise<TerminalRecord> {
+    const after = await this.audit.change(action, actor, origin, async (tx) => {
+      // Locked, so that what the event records as before is what this change replaced.
+      const before = await this.terminals.find(terminalNumber, tx, true);
+      if (!before) throw new NotFoundError(`No terminal ${terminalNumber}.`);
+      this.checkGateway(changes.provider ?? before.provider, changes.endpointUrl ?? before.endpointUrl);
+      const after = await this.terminals.update(terminalNumber, changes, tx);
+      if (!after) throw new NotFoundError(`No terminal ${terminalNumber}.`);
+      return { result: after, change: { terminalNumber, ...changedFields(before, after, AUDITED_FIELDS) } };
+    });
     this.directory.invalidate(terminalNumber);
-    await this.audit.record(action, operator, origin, { terminalNumber, ...changedFields(before, after, AUDITED_FIELDS) });
     return after;
   }
 
-  setEnabled(terminalNumber: string, enabled: boolean, operator: OperatorPrincipal, origin: AuditOrigin): Promise<TerminalRecord> {
-    return this.update(terminalNumber, { enabled }, operator, origin, enabled ? 'terminal.enabled' : 'terminal.disabled');
+  setEnabled(terminalNumber: string, enabled: boolean, actor: AdminActor, origin: AuditOrigin): Promise<TerminalRecord> {
+    return this.update(terminalNumber, { enabled }, actor, origin, enabled ? 'terminal.enabled' : 'terminal.disabled');
+  }
+
+  /**
+   * The CLI's `terminal:add`: creates the terminal, or updates the one with that number, as the
+   * admin API would (same checks, same events, actor `cli:<user>`).
+   */
+  async createOrUpdate(input: CreateTerminal, actor: AdminActor, origin: AuditOrigin): Promise<TerminalRecord> {
+    const existing = await this.terminals.find(input.terminalNumber);
+    if (!existing) return this.create(input, actor, origin);
+    // Only what the command names: the terminal's policy and enabled state stay as they are.
+    const { label, provider, endpointUrl, credentialRef } = input;
+    return this.update(input.terminalNumber, { label, provider, endpointUrl, credentialRef }, actor, origin);
   }
 
   private checkGateway(provider: string, endpointUrl: string): void {

@@ -1,5 +1,7 @@
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import type { TxClient } from '../audit/audit-transactions';
+import { ConflictError } from '../common/errors';
 import { PrismaService } from '../database/prisma.service';
 import { Prisma } from '../generated/prisma/client';
 import { scopePolicySchema, type ScopePolicy } from '../sessions/hyp-scope.schema';
@@ -44,9 +46,18 @@ const RECORD_INCLUDE = {
 } satisfies Prisma.DeviceInclude;
 type DeviceRow = Prisma.DeviceGetPayload<{ include: typeof RECORD_INCLUDE }>;
 
+/**
+ * Device I/O. Every method that changes something takes an optional transaction client: the
+ * admin services pass theirs, so the change commits together with its audit event
+ * (AuditTransactions); without one, a multi-statement change runs in a transaction of its own.
+ */
 @Injectable()
 export class DeviceRepository {
   constructor(private readonly prisma: PrismaService) {}
+
+  private atomically<T>(tx: TxClient | undefined, work: (db: TxClient) => Promise<T>): Promise<T> {
+    return tx ? work(tx) : this.prisma.$transaction(work);
+  }
 
   async findAuthView(deviceId: string): Promise<DeviceAuthView | null> {
     const row = await this.prisma.device.findUnique({ where: { id: deviceId }, include: RECORD_INCLUDE });
@@ -66,31 +77,33 @@ export class DeviceRepository {
     };
   }
 
-  async create(device: NewDevice): Promise<void> {
-    await this.prisma.$transaction([
-      this.prisma.device.create({ data: { id: device.id, name: device.name, policy: jsonOrNull(device.policy), status: 'active' } }),
-      this.prisma.deviceKey.create({
-        data: { id: device.key.id, deviceId: device.id, alg: device.key.alg, publicJwk: device.key.publicJwk },
-      }),
-      this.prisma.deviceTerminal.createMany({
-        data: device.terminalIds.map((terminalId) => ({ deviceId: device.id, terminalId })),
-      }),
-    ]);
+  /** ConflictError (409) when the public key is already enrolled, on this or another device. */
+  async create(device: NewDevice, tx?: TxClient): Promise<void> {
+    await this.atomically(tx, async (db) => {
+      await db.device.create({ data: { id: device.id, name: device.name, policy: jsonOrNull(device.policy), status: 'active' } });
+      await insertKey(db, device.id, device.key, false);
+      await db.deviceTerminal.createMany({ data: device.terminalIds.map((terminalId) => ({ deviceId: device.id, terminalId })) });
+    });
   }
 
-  async setStatus(deviceId: string, status: DeviceStatus): Promise<boolean> {
-    const { count } = await this.prisma.device.updateMany({ where: { id: deviceId }, data: { status } });
+  async setStatus(deviceId: string, status: DeviceStatus, tx?: TxClient): Promise<boolean> {
+    const { count } = await (tx ?? this.prisma).device.updateMany({ where: { id: deviceId }, data: { status } });
     return count === 1;
   }
 
   /** Moves to `status` only from one of `from`, atomically: false when the device was in another state. */
-  async transition(deviceId: string, from: readonly DeviceStatus[], status: DeviceStatus): Promise<boolean> {
-    const { count } = await this.prisma.device.updateMany({ where: { id: deviceId, status: { in: [...from] } }, data: { status } });
+  async transition(deviceId: string, from: readonly DeviceStatus[], status: DeviceStatus, tx?: TxClient): Promise<boolean> {
+    const { count } = await (tx ?? this.prisma).device.updateMany({ where: { id: deviceId, status: { in: [...from] } }, data: { status } });
     return count === 1;
   }
 
-  async findRecord(deviceId: string): Promise<DeviceRecord | null> {
-    const row = await this.prisma.device.findUnique({ where: { id: deviceId }, include: RECORD_INCLUDE });
+  /** Locks the device row until `tx` ends: before/after of an admin change are then exact. */
+  async lock(deviceId: string, tx: TxClient): Promise<void> {
+    await tx.$queryRaw`SELECT 1 FROM device WHERE id = ${deviceId}::uuid FOR UPDATE`;
+  }
+
+  async findRecord(deviceId: string, tx?: TxClient): Promise<DeviceRecord | null> {
+    const row = await (tx ?? this.prisma).device.findUnique({ where: { id: deviceId }, include: RECORD_INCLUDE });
     return row && toRecord(row);
   }
 
@@ -115,49 +128,87 @@ export class DeviceRepository {
   }
 
   /** Name, policy and/or the full set of terminal bindings; false when the device is gone or revoked. */
-  async update(deviceId: string, changes: { name?: string; policy?: ScopePolicy | null; terminalIds?: readonly string[] }): Promise<boolean> {
+  async update(
+    deviceId: string,
+    changes: { name?: string; policy?: ScopePolicy | null; terminalIds?: readonly string[] },
+    tx?: TxClient,
+  ): Promise<boolean> {
     const data: Prisma.DeviceUpdateManyMutationInput = { updatedAt: new Date() };
     if (changes.name !== undefined) data.name = changes.name;
     if (changes.policy !== undefined) data.policy = jsonOrNull(changes.policy);
-    const [updated] = await this.prisma.$transaction([
-      this.prisma.device.updateMany({ where: { id: deviceId, status: { not: 'revoked' } }, data }),
-      ...(changes.terminalIds === undefined
-        ? []
-        : [
-            this.prisma.deviceTerminal.deleteMany({
-              where: { deviceId, terminalId: { notIn: [...changes.terminalIds] }, device: { status: { not: 'revoked' } } },
-            }),
-            this.prisma.$executeRaw`INSERT INTO device_terminal (device_id, terminal_id)
-              SELECT d.id, t.id FROM device d CROSS JOIN unnest(${[...changes.terminalIds]}::uuid[]) AS t(id)
-              WHERE d.id = ${deviceId}::uuid AND d.status <> 'revoked'
-              ON CONFLICT DO NOTHING`,
-          ]),
-    ]);
-    return (updated as { count: number }).count === 1;
+    return this.atomically(tx, async (db) => {
+      const updated = await db.device.updateMany({ where: { id: deviceId, status: { not: 'revoked' } }, data });
+      if (changes.terminalIds !== undefined) {
+        await db.deviceTerminal.deleteMany({
+          where: { deviceId, terminalId: { notIn: [...changes.terminalIds] }, device: { status: { not: 'revoked' } } },
+        });
+        await db.$executeRaw`INSERT INTO device_terminal (device_id, terminal_id)
+          SELECT d.id, t.id FROM device d CROSS JOIN unnest(${[...changes.terminalIds]}::uuid[]) AS t(id)
+          WHERE d.id = ${deviceId}::uuid AND d.status <> 'revoked'
+          ON CONFLICT DO NOTHING`;
+      }
+      return updated.count === 1;
+    });
   }
 
   /**
    * Adds `key` as the newest key; every key still without an end (or ending later) now ends at
    * `oldKeysExpireAt`. false when the device is gone or not in a state that may rotate.
    */
-  async rotateKey(deviceId: string, key: NewDeviceKey, oldKeysExpireAt: Date): Promise<boolean> {
-    const [touched] = await this.prisma.$transaction([
-      this.prisma.device.updateMany({ where: { id: deviceId, status: { not: 'revoked' } }, data: { updatedAt: new Date() } }),
-      this.prisma.deviceKey.updateMany({
-        where: { deviceId, device: { status: { not: 'revoked' } }, OR: [{ expiresAt: null }, { expiresAt: { gt: oldKeysExpireAt } }] },
+  async rotateKey(deviceId: string, key: NewDeviceKey, oldKeysExpireAt: Date, tx?: TxClient): Promise<boolean> {
+    return this.atomically(tx, async (db) => {
+      const touched = await db.device.updateMany({ where: { id: deviceId, status: { not: 'revoked' } }, data: { updatedAt: new Date() } });
+      if (touched.count !== 1) return false;
+      await db.deviceKey.updateMany({
+        where: { deviceId, OR: [{ expiresAt: null }, { expiresAt: { gt: oldKeysExpireAt } }] },
         data: { expiresAt: oldKeysExpireAt },
-      }),
-      this.prisma.$executeRaw`INSERT INTO device_key (id, device_id, alg, public_jwk)
-        SELECT ${key.id}::uuid, id, ${key.alg}, ${JSON.stringify(key.publicJwk)}::jsonb FROM device WHERE id = ${deviceId}::uuid AND status <> 'revoked'`,
-    ]);
-    return (touched as { count: number }).count === 1;
+      });
+      await insertKey(db, deviceId, key, true);
+      return true;
+    });
   }
 
-  /** Which device already holds this public key, if any. */
-  async deviceWithKey(publicJwk: object): Promise<string | null> {
-    const row = await this.prisma.deviceKey.findFirst({ where: { publicJwk: { equals: publicJwk } }, select: { deviceId: true } });
-    return row?.deviceId ?? null;
+  /** Which device already holds this public key, if any (compared on the key's RFC 7638 members). */
+  async deviceWithKey(publicJwk: object, tx?: TxClient): Promise<string | null> {
+    const [kty, crv, x, y] = thumbprintMembers(publicJwk);
+    const rows = await (tx ?? this.prisma).$queryRaw<Array<{ device_id: string }>>`SELECT device_id::text FROM device_key
+      WHERE public_jwk->>'kty' = ${kty} AND public_jwk->>'crv' = ${crv} AND public_jwk->>'x' = ${x} AND COALESCE(public_jwk->>'y', '') = ${y}
+      LIMIT 1`;
+    return rows[0]?.device_id ?? null;
   }
+}
+
+/**
+ * The members RFC 7638 hashes into a key's thumbprint (kty, crv, x and, for EC keys, y): two JWKs
+ * are the same key exactly when these are equal, whatever else (kid, use, alg) they carry. The
+ * unique index device_key_public_key_key is on the same expressions, so that two concurrent
+ * enrollments or rotations of one key cannot both get through.
+ */
+function thumbprintMembers(jwk: object): [string, string, string, string] {
+  const k = jwk as Record<string, unknown>;
+  const member = (name: string) => (typeof k[name] === 'string' ? (k[name] as string) : '');
+  return [member('kty'), member('crv'), member('x'), member('y')];
+}
+
+/** Inserts a device key; ConflictError when the unique index says the key is already enrolled. */
+async function insertKey(db: TxClient, deviceId: string, key: NewDeviceKey, onlyIfNotRevoked: boolean): Promise<void> {
+  try {
+    if (onlyIfNotRevoked) {
+      await db.$executeRaw`INSERT INTO device_key (id, device_id, alg, public_jwk)
+        SELECT ${key.id}::uuid, id, ${key.alg}, ${JSON.stringify(key.publicJwk)}::jsonb FROM device WHERE id = ${deviceId}::uuid AND status <> 'revoked'`;
+    } else {
+      await db.deviceKey.create({ data: { id: key.id, deviceId, alg: key.alg, publicJwk: key.publicJwk } });
+    }
+  } catch (err) {
+    if (isUniqueViolation(err, 'device_key_public_key_key')) throw new ConflictError('This public key is already enrolled.');
+    throw err;
+  }
+}
+
+/** A unique violation on the named index: P2002 from Prisma's own queries, 23505 from a raw one. */
+function isUniqueViolation(err: unknown, index: string): boolean {
+  if (!(err instanceof Prisma.PrismaClientKnownRequestError)) return false;
+  return `${err.message} ${JSON.stringify(err.meta ?? {})}`.includes(index);
 }
 
 function policyOf(value: Prisma.JsonValue): ScopePolicy | null {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
+import type { TxClient } from '../audit/audit-transactions';
 import { PrismaService } from '../database/prisma.service';
 import type { Terminal as TerminalRow } from '../generated/prisma/client';
 import { scopePolicySchema } from '../sessions/hyp-scope.schema';
@@ -16,11 +17,17 @@ export class TerminalRepository {
     return row && toTerminal(row);
   }
 
-  async findByNumbers(terminalNumbers: readonly string[]): Promise<Terminal[]> {
-    const rows = await this.prisma.terminal.findMany({ where: { terminalNumber: { in: [...terminalNumbers] } } });
+  /** `tx`: inside that transaction (a device enrollment binding them). */
+  async findByNumbers(terminalNumbers: readonly string[], tx?: TxClient): Promise<Terminal[]> {
+    const rows = await (tx ?? this.prisma).terminal.findMany({ where: { terminalNumber: { in: [...terminalNumbers] } } });
     return rows.map(toTerminal);
   }
 
+  /**
+   * Creates or overwrites a terminal without an audit event: for seeding (tests, the embedded
+   * demo). Operators change terminals through TerminalsService (admin API, CLI), which records
+   * each change with it.
+   */
   async upsert(input: TerminalInput): Promise<Terminal> {
     const row = await this.prisma.terminal.upsert({
       where: { terminalNumber: input.terminalNumber },

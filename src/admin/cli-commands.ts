@@ -1,0 +1,35 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { ValidationError } from '../common/errors';
+import { createTerminalSchema } from './admin.schemas';
+import type { TerminalRecord } from './terminal-admin.repository';
+import { TerminalsService } from './terminals.service';
+
+/** The options of `cli terminal:add`, as parseArgs gives them. */
+export interface TerminalAddArgs {
+  number?: string;
+  label?: string;
+  /** Already defaulted to HYP_DEFAULT_ENDPOINT by the caller when not given. */
+  endpoint?: string;
+  provider?: string;
+  'credential-ref'?: string;
+}
+
+/**
+ * `cli terminal:add`: through TerminalsService like the admin API, so the same checks apply and
+ * the change is recorded in the same transaction (`terminal.created`, or `terminal.updated` when
+ * the number exists), with `cli:<user>` as actor. `requestId` ties the event to this run.
+ */
+export function addTerminalFromCli(app: INestApplicationContext, args: TerminalAddArgs, user: string, requestId: string): Promise<TerminalRecord> {
+  const parsed = createTerminalSchema.safeParse({
+    terminalNumber: args.number,
+    label: args.label,
+    provider: args.provider ?? 'hyp',
+    endpointUrl: args.endpoint,
+    credentialRef: args['credential-ref'],
+  });
+  if (!parsed.success) {
+    const errors = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    throw new ValidationError(`terminal:add: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
+  }
+  return app.get(TerminalsService).createOrUpdate(parsed.data, { subject: `cli:${user}` }, { requestId });
+}
