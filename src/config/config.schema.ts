@@ -43,6 +43,10 @@ export const configSchema = z
       z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
     ),
     DATABASE_POOL_MAX: int(1, 200).default(10),
+    DATABASE_CONNECT_TIMEOUT_MS: int(100, 60_000).default(5_000),
+    DATABASE_STATEMENT_TIMEOUT_MS: int(100, 3_600_000).default(15_000),
+    DATABASE_QUERY_TIMEOUT_MS: int(100, 3_600_000).default(20_000),
+    DATABASE_KEEPALIVE_DELAY_MS: int(1_000, 600_000).default(10_000),
     PGLITE_DATA_DIR: z.string().min(1).default('./data/pglite'),
     MIGRATE_ON_START: bool.optional(),
 
@@ -114,6 +118,9 @@ export const configSchema = z
     AUDIT_RETENTION_DAYS: int(0, 36_500).default(0),
 
     REDIS_URL: optionalString.pipe(z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional()),
+    REDIS_COMMAND_TIMEOUT_MS: int(50, 60_000).default(2_000),
+    REDIS_CONNECT_TIMEOUT_MS: int(100, 60_000).default(2_000),
+    REDIS_KEEPALIVE_DELAY_MS: int(1_000, 600_000).default(10_000),
     DEVICE_RATE_LIMIT_PER_MINUTE: int(1, 10_000_000).default(120),
     TERMINAL_RATE_LIMIT_PER_MINUTE: int(1, 10_000_000).default(6_000),
     GLOBAL_RATE_LIMIT_PER_SECOND: int(1, 10_000_000).default(5_000),
@@ -121,7 +128,7 @@ export const configSchema = z
     ENROLLMENT_RATE_LIMIT_PER_MINUTE: int(1, 10_000_000).default(20),
     ENROLLMENT_PUBLIC_URL: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
     AUTH_FAILURE_LIMIT_PER_MINUTE: int(1, 10_000_000).default(300),
-    AUTH_REFUSAL_AUDIT_INTERVAL_MS: int(100, 3_600_000).default(60_000),
+    AUTH_REFUSAL_AUDIT_INTERVAL_MS: int(0, 3_600_000).default(60_000),
 
     HYP_SANDBOX: z.enum(['embedded', 'off']).default('off'),
     HYP_SANDBOX_HOST: z.string().min(1).default('127.0.0.1'),
@@ -161,6 +168,8 @@ export const configSchema = z
       refuse('OPERATOR_JWKS_URI', 'must be https:// in production (the keys that admit operators)');
     if (c.OPERATOR_JWKS_REFETCH_INTERVAL_MS < 1_000)
       refuse('OPERATOR_JWKS_REFETCH_INTERVAL_MS', 'must be at least 1000 in production (junk key ids would hammer the identity provider)');
+    if (c.AUTH_REFUSAL_AUDIT_INTERVAL_MS < 1_000)
+      refuse('AUTH_REFUSAL_AUDIT_INTERVAL_MS', 'must be at least 1000 in production (a flood of refusals would grow the audit trail without bound)');
     if (!c.DATABASE_URL) refuse('DATABASE_URL', 'is required in production (the embedded PGlite database is for development only)');
     if (!c.HYP_DEFAULT_ENDPOINT) refuse('HYP_DEFAULT_ENDPOINT', 'is required in production');
     else if (!c.HYP_DEFAULT_ENDPOINT.startsWith('https://') || isLoopback(c.HYP_DEFAULT_ENDPOINT))

@@ -2,36 +2,29 @@ import { ExecutionContext, Injectable } from '@nestjs/common';
 import { AuthGuard } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
 import { TokenExpiredError, NotBeforeError, JsonWebTokenError } from 'jsonwebtoken';
-import { AuditTrail } from '../audit/audit-trail';
 import { AuthenticationError, DependencyUnavailableError } from '../common/errors';
-import { auditOrigin } from '../http/audit-origin';
+import { AuthRefusals } from '../rate-limits/auth-refusals';
 import { DEVICE_JWT, claimedDevice } from './device-jwt.strategy';
 
 /**
- * Authenticates POS devices. Every refusal leaves an `auth.refused` audit event with the precise
- * reason, while the caller only ever learns "401".
+ * Authenticates POS devices. Every refusal is audited with the precise reason (aggregated per
+ * address and reason under a flood, see AuthRefusals), while the caller only ever learns "401";
+ * an address with too many refusals is answered 429 before its token is looked at.
  */
 @Injectable()
 export class DeviceAuthGuard extends AuthGuard(DEVICE_JWT) {
-  constructor(private readonly audit: AuditTrail) {
+  constructor(private readonly refusals: AuthRefusals) {
     super();
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
+    const req = context.switchToHttp().getRequest<FastifyRequest>();
+    await this.refusals.checkBefore(req, 'device');
     try {
       return (await super.canActivate(context)) as boolean;
     } catch (err) {
       if (!(err instanceof AuthenticationError)) throw err;
-      const req = context.switchToHttp().getRequest<FastifyRequest>();
-      await this.audit.record({
-        action: 'auth.refused',
-        outcome: 'denied',
-        reason: err.reason,
-        actorType: 'device',
-        actorId: claimedDevice(req),
-        ...auditOrigin(req),
-        details: { route: req.routeOptions.url, method: req.method },
-      });
+      await this.refusals.refused(req, { actorType: 'device', reason: err.reason, actorId: claimedDevice(req) });
       throw err;
     }
   }

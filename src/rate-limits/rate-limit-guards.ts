@@ -8,12 +8,11 @@ import {
   type ThrottlerModuleOptions,
   type ThrottlerStorage,
 } from '@nestjs/throttler';
-import { RateLimitedError } from '../common/errors';
+import { BrokerError, DependencyUnavailableError, RateLimitedError } from '../common/errors';
 import { BrokerMetrics } from '../metrics/broker-metrics';
 
 export const DEVICE_LIMITS = ['device', 'terminal', 'global'];
 export const OPERATOR_LIMITS = ['operator'];
-const OPERATOR_PREFIXES = ['/v1/admin', '/v1/audit'];
 
 /** Answers 429 problem+json with Retry-After, and counts the refusal. */
 abstract class BrokerThrottlerGuard extends ThrottlerGuard {
@@ -33,6 +32,16 @@ abstract class BrokerThrottlerGuard extends ThrottlerGuard {
     this.throttlers = this.throttlers.filter((t) => this.limits.includes(t.name ?? ''));
   }
 
+  override async canActivate(context: ExecutionContext): Promise<boolean> {
+    try {
+      return await super.canActivate(context);
+    } catch (err) {
+      if (err instanceof BrokerError) throw err;
+      // The counter store (Redis) failed: the limit cannot be checked, which is ours to answer (503), not a 500.
+      throw new DependencyUnavailableError('Rate limiting is unavailable; retry later.', 2, { cause: err });
+    }
+  }
+
   protected override async throwThrottlingException(_context: ExecutionContext, detail: ThrottlerLimitDetail): Promise<void> {
     this.metrics.rateLimitRejections.inc({ limit: detail.key.split(':')[0] ?? 'unknown' });
     throw new RateLimitedError('Rate limit exceeded; retry later.', Math.max(1, Math.ceil(detail.timeToBlockExpire || detail.timeToExpire)));
@@ -50,13 +59,13 @@ export class DeviceRateLimitGuard extends BrokerThrottlerGuard {
   protected readonly limits = DEVICE_LIMITS;
 }
 
-/** The operator limit on admin and audit routes (applied globally, keyed by operator or IP). */
+/**
+ * The operator limit, keyed by the operator's subject: OperatorAuthGuard runs it once the token
+ * is verified, on every route it protects. Not a global guard matching URL prefixes, which an
+ * encoded path (/v1/%61dmin/...) passed, and which ran before authentication, so every operator
+ * behind one address shared one budget.
+ */
 @Injectable()
 export class OperatorRateLimitGuard extends BrokerThrottlerGuard {
   protected readonly limits = OPERATOR_LIMITS;
-
-  protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
-    const url: string = context.switchToHttp().getRequest<{ url?: string }>().url ?? '';
-    return !OPERATOR_PREFIXES.some((p) => url.startsWith(p));
-  }
 }

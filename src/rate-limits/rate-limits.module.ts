@@ -1,9 +1,9 @@
 import { Global, Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { ThrottlerModule, type ThrottlerOptions } from '@nestjs/throttler';
 import { AppConfig } from '../config/app-config';
 import { REDIS, type RedisClient } from '../redis/redis.module';
+import { AuthRefusals } from './auth-refusals';
 import { DeviceRateLimitGuard, OperatorRateLimitGuard } from './rate-limit-guards';
 
 type Req = { user?: { deviceId?: string; subject?: string; terminalNumbers?: readonly string[] }; body?: { terminalNumber?: unknown }; ip?: string };
@@ -30,14 +30,15 @@ function terminalOf(req: Req): string {
           { name: 'device', ttl: 60_000, limit: c.DEVICE_RATE_LIMIT_PER_MINUTE, getTracker: (req: Req) => req.user?.deviceId ?? 'anonymous' },
           { name: 'terminal', ttl: 60_000, limit: c.TERMINAL_RATE_LIMIT_PER_MINUTE, getTracker: (req: Req) => terminalOf(req) },
           { name: 'global', ttl: 1_000, limit: c.GLOBAL_RATE_LIMIT_PER_SECOND, getTracker: () => 'all' },
-          { name: 'operator', ttl: 60_000, limit: c.OPERATOR_RATE_LIMIT_PER_MINUTE, getTracker: (req: Req) => req.user?.subject ?? req.ip ?? 'unknown' },
+          // Runs after operator authentication (OperatorAuthGuard), so there is always a subject.
+          { name: 'operator', ttl: 60_000, limit: c.OPERATOR_RATE_LIMIT_PER_MINUTE, getTracker: (req: Req) => `sub:${req.user?.subject ?? 'unknown'}` },
         ] satisfies ThrottlerOptions[],
         storage: redis ? new ThrottlerStorageRedisService(redis) : undefined,
         setHeaders: false,
       }),
     }),
   ],
-  providers: [DeviceRateLimitGuard, { provide: APP_GUARD, useClass: OperatorRateLimitGuard }],
-  exports: [DeviceRateLimitGuard],
+  providers: [DeviceRateLimitGuard, OperatorRateLimitGuard, AuthRefusals],
+  exports: [DeviceRateLimitGuard, OperatorRateLimitGuard, AuthRefusals],
 })
 export class RateLimitsModule {}

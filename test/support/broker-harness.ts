@@ -7,6 +7,7 @@ import { sign, type SignOptions } from 'jsonwebtoken';
 import { request } from 'undici';
 import { createApp } from '../../src/app.factory';
 import { DeviceEnrollment } from '../../src/devices/device-enrollment';
+import { MetricsServer } from '../../src/metrics/metrics.controller';
 import { createHypSandbox, type HypSandbox } from '../../src/sandbox/hyp/hyp-sandbox';
 import { createEmbeddedComponentsSandbox, type EmbeddedComponentsSandbox } from '../../src/sandbox/embedded-components/embedded-components-sandbox';
 import { createPayrocSandbox, type PayrocSandbox } from '../../src/sandbox/payroc/payroc-sandbox';
@@ -74,6 +75,8 @@ export class BrokerHarness {
   readonly secretsSeen = new Set<string>();
   readonly password = `pw-${randomBytes(12).toString('hex')}`;
   readonly fingerprintKey = randomBytes(32);
+  /** Audit seal signing key at `broker/audit-seal-key` (used when AUDIT_SEAL_KEY_REF names it); change and writeSecrets() to rotate. */
+  sealKeyPem = generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
   /** The test identity provider's signing key; its public half is OPERATOR_JWT_PUBLIC_KEY. */
   readonly operatorKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   app!: NestFastifyApplication;
@@ -131,6 +134,11 @@ export class BrokerHarness {
         OPERATOR_JWT_PUBLIC_KEY: this.operatorKey.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
         OPERATOR_JWT_ISSUER: OPERATOR_ISSUER,
         OPERATOR_JWT_AUDIENCE: OPERATOR_AUDIENCE,
+        // Metrics on a free port of their own (see metrics()). Unless a test sets them: JWKS refetches
+        // unthrottled, and every refused authentication audited on its own (tests look refusals up by request id).
+        METRICS_PORT: '0',
+        OPERATOR_JWKS_REFETCH_INTERVAL_MS: '0',
+        AUTH_REFUSAL_AUDIT_INTERVAL_MS: '0',
         ...extraEnv,
       }),
       logDestination: this.logs,
@@ -157,6 +165,7 @@ export class BrokerHarness {
       this.secretsFile,
       JSON.stringify({
         'broker/audit-fingerprint-key': { key: this.fingerprintKey.toString('base64') },
+        'broker/audit-seal-key': { privateKey: this.sealKeyPem },
         [`hyp/${TERMINAL}`]: { username: 'merchant-a', password },
         [`hyp/${SECOND_TERMINAL}`]: { username: 'merchant-b', password },
         [`hyp/${NO_SESSIONS_TERMINAL}`]: { username: 'merchant-c', password },
@@ -240,6 +249,16 @@ export class BrokerHarness {
   /** POST /v1/sessions as `device`. */
   issue(device: TestDevice, body: unknown = { terminalNumber: TERMINAL, scope: { command: 'doDeal', validation: 'AutoComm', transactionType: 'Credit' } }, token = device.jwt()) {
     return this.post('/v1/sessions', body, { authorization: `Bearer ${token}` });
+  }
+
+  /** GET /metrics from the metrics port (METRICS_PORT), as Prometheus scrapes it. */
+  async metrics(): Promise<string> {
+    const url = this.app.get(MetricsServer).url();
+    if (!url) throw new Error('metrics are off (METRICS_PORT=off)');
+    const res = await request(`${url}/metrics`);
+    const text = await res.body.text();
+    if (res.statusCode !== 200) throw new Error(`GET /metrics answered ${res.statusCode}`);
+    return text;
   }
 
   auditEvents(requestId: string): Promise<AuditRow[]> {
