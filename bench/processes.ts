@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { request } from 'undici';
 
 const DIST = join(__dirname, '..');
@@ -15,8 +15,13 @@ export interface Proc {
   stop(): Promise<number | null>;
 }
 
-export function startNode(script: string, env: Record<string, string>, nodeArgs: string[] = []): Proc {
-  const child = spawn(process.execPath, [...nodeArgs, join(DIST, script)], {
+/**
+ * Starts `node [nodeArgs] script [scriptArgs]`: `script` relative to the compiled tree (dist/), or
+ * absolute (the perf anchor's files, run from `cwd`).
+ */
+export function startNode(script: string, env: Record<string, string>, nodeArgs: string[] = [], scriptArgs: string[] = [], cwd?: string): Proc {
+  const child = spawn(process.execPath, [...nodeArgs, isAbsolute(script) ? script : join(DIST, script), ...scriptArgs], {
+    cwd,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });

@@ -1,9 +1,13 @@
 /**
  * `npm run bench` (`-- --quick` for one short round): the whole issuance path under load.
  * The broker runs as in production (compiled, NODE_ENV=production, LOG_LEVEL=info) against the
- * real Postgres and the Hyp sandbox (no added latency) on loopback; autocannon drives it with
- * pre-signed device JWTs (distinct jti), 100 devices over 20 terminals, 50 connections. The floor
- * is the same form post sent straight to the sandbox. Floor and broker runs alternate.
+ * real Postgres; autocannon drives it with pre-signed device JWTs (distinct jti), 100 devices over
+ * 20 terminals, 50 connections. The perf anchor (../shared/perf-anchor: the same core work written
+ * by hand on bare Fastify) runs in the same invocation with the same connections and durations,
+ * against the anchor's gateway stub, which the broker's terminals then call too; the broker's CPU
+ * per session and sessions/s are reported as ratios to the anchor's. Without the anchor, the
+ * gateway is the Hyp sandbox and the broker is reported alone. The floor is the same form post sent
+ * straight to the gateway. Floor, anchor and broker runs alternate, the last two in turn first.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -13,6 +17,7 @@ import { sign } from 'jsonwebtoken';
 import { buildGetSessionIdRequest } from '../src/gateways/hyp/hyp-xml';
 import { createFleet, missingIssuedEvents, pgCounters, pointTerminalsAt, type BenchFleet } from './bench-setup';
 import { median, runLoad, type RunResult } from './load';
+import { startPerfAnchor, type PerfAnchor } from './anchor';
 import { startNode, waitForReady, type Proc } from './processes';
 import { summariseProfile } from './profile-summary';
 import { writeBenchmarkSection } from './report';
@@ -25,15 +30,19 @@ const TERMINALS = 20;
 const ROUNDS = quick ? 1 : 3;
 const DURATION_S = quick ? 5 : 10;
 const WARMUP_S = quick ? 2 : 5;
-const OPEN_RATE = 1000;
 const AUDIENCE = 'pos-session-broker';
 const SCOPE = { command: 'doDeal', validation: 'AutoComm', transactionType: 'Credit' };
 const SANDBOX_PORT = 18081;
 const BROKER_PORTS = [18080, 18082];
+const ANCHOR_PORTS = { stub: 18091, proto: 18093 };
 
 interface BrokerRun extends RunResult {
   cpuUsPerSession: number;
   commitsPerSession: number;
+}
+
+interface AnchorRun extends RunResult {
+  cpuUsPerSession: number;
 }
 
 let expectedRate = 4000;
@@ -68,6 +77,8 @@ function brokerEnv(fleet: BenchFleet, port: number): Record<string, string> {
     VAULT_ADDR: vault.url,
     VAULT_TOKEN: vault.rootToken,
     DEVICE_JWT_AUDIENCE: AUDIENCE,
+    // As in production with several instances: rate limits and jti replay refusal shared in Redis.
+    REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
     // The bench measures cost per session, not the limits: lift them out of the way.
     DEVICE_RATE_LIMIT_PER_MINUTE: '10000000',
     TERMINAL_RATE_LIMIT_PER_MINUTE: '10000000',
@@ -106,7 +117,25 @@ async function brokerRun(label: string, fleet: BenchFleet, broker: Proc, port: n
   };
 }
 
-let sandboxProc: Proc | undefined;
+async function anchorRun(label: string, anchor: PerfAnchor, durationS: number): Promise<AnchorRun> {
+  const tokens = anchor.tokens(Math.ceil(expectedRate * durationS * 1.6) + 1000);
+  const cpu0 = anchor.proto.cpuSeconds();
+  const result = await runLoad({
+    label,
+    url: anchor.url,
+    path: '/v1/sessions',
+    connections: CONNECTIONS,
+    durationS,
+    okStatus: 201,
+    next: (i) => ({ headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[i % tokens.length]}` }, body: anchor.body }),
+  });
+  const cpuUsPerSession = ((anchor.proto.cpuSeconds() - cpu0) * 1e6) / Math.max(1, result.ok);
+  expectedRate = Math.max(expectedRate, result.perSecond);
+  return { ...result, cpuUsPerSession };
+}
+
+/** The gateway every run calls: the anchor's stub when the anchor runs, else the Hyp sandbox. */
+let gateway: { url: URL; proc: Proc | undefined } = { url: new URL(`http://127.0.0.1:${SANDBOX_PORT}/xpo/Relay`), proc: undefined };
 
 async function floorRun(label: string, fleet: BenchFleet, durationS: number, rate?: number): Promise<RunResult & { sandboxCpuUs: number }> {
   const forms = fleet.terminals.map((t) =>
@@ -116,19 +145,19 @@ async function floorRun(label: string, fleet: BenchFleet, durationS: number, rat
       int_in: buildGetSessionIdRequest({ terminalNumber: t.number, requestId: randomBytes(12).toString('base64url'), scope: SCOPE }),
     }).toString(),
   );
-  const cpu0 = sandboxProc?.cpuSeconds() ?? 0;
+  const cpu0 = gateway.proc?.cpuSeconds() ?? 0;
   const result = await runLoad({
     label,
-    url: `http://127.0.0.1:${SANDBOX_PORT}`,
-    path: '/xpo/Relay',
+    url: gateway.url.origin,
+    path: gateway.url.pathname,
     connections: CONNECTIONS,
     durationS,
     overallRate: rate,
     okStatus: 200,
     next: (i) => ({ headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: forms[i % forms.length] }),
   });
-  // The sandbox's own CPU per answer: what "one Fastify request on this machine" costs, for scale.
-  const sandboxCpuUs = (((sandboxProc?.cpuSeconds() ?? 0) - cpu0) * 1e6) / Math.max(1, result.ok);
+  // The gateway's own CPU per answer, for scale.
+  const sandboxCpuUs = (((gateway.proc?.cpuSeconds() ?? 0) - cpu0) * 1e6) / Math.max(1, result.ok);
   return { ...result, sandboxCpuUs };
 }
 
@@ -139,45 +168,62 @@ async function main(): Promise<void> {
   const fleet = await createFleet(TERMINALS, DEVICES);
   vault = await startVaultDouble({ host: '127.0.0.1' });
   for (const [path, data] of Object.entries(fleet.secrets)) vault.writeSecret('secret', path, data);
-  const sandbox = startNode('src/sandbox/hyp/main.js', {
-    HYP_SANDBOX_PORT: String(SANDBOX_PORT),
-    HYP_SANDBOX_TERMINALS: JSON.stringify(Object.fromEntries(fleet.terminals.map((t) => [t.number, { user: t.user, password: t.password }]))),
-  });
-  const procs: Proc[] = [sandbox];
-  sandboxProc = sandbox;
-  let totalOk = 0;
+  const procs: Proc[] = [];
+  let anchor: PerfAnchor | undefined;
   try {
-    await waitForReady(`http://127.0.0.1:${SANDBOX_PORT}/xpo/Relay`, 20_000, true);
-    await pointTerminalsAt(fleet.databaseUrl, `http://127.0.0.1:${SANDBOX_PORT}/xpo/Relay`);
+    anchor = await startPerfAnchor(ANCHOR_PORTS, log);
+    if (anchor) {
+      gateway = { url: new URL(anchor.gatewayUrl), proc: anchor.stub };
+    } else {
+      const sandbox = startNode('src/sandbox/hyp/main.js', {
+        HYP_SANDBOX_PORT: String(SANDBOX_PORT),
+        HYP_SANDBOX_TERMINALS: JSON.stringify(Object.fromEntries(fleet.terminals.map((t) => [t.number, { user: t.user, password: t.password }]))),
+      });
+      procs.push(sandbox);
+      gateway = { url: new URL(`http://127.0.0.1:${SANDBOX_PORT}/xpo/Relay`), proc: sandbox };
+      await waitForReady(gateway.url.href, 20_000, true);
+    }
+    await pointTerminalsAt(fleet.databaseUrl, gateway.url.href);
     const broker = startNode('src/main.js', brokerEnv(fleet, BROKER_PORTS[0]));
     procs.push(broker);
     await waitForReady(`http://127.0.0.1:${BROKER_PORTS[0]}/health/ready`);
 
     log(`warm-up (${WARMUP_S} s each)`);
     await floorRun('warm-up floor', fleet, WARMUP_S);
-    totalOk += (await brokerRun('warm-up broker', fleet, broker, BROKER_PORTS[0], WARMUP_S)).ok;
+    if (anchor) await anchorRun('warm-up anchor', anchor, WARMUP_S);
+    await brokerRun('warm-up broker', fleet, broker, BROKER_PORTS[0], WARMUP_S);
 
     const floors: Array<RunResult & { sandboxCpuUs: number }> = [];
     const brokers: BrokerRun[] = [];
+    const anchors: AnchorRun[] = [];
+    const runAnchor = async (r: number) => {
+      if (!anchor) return;
+      const a = await anchorRun(`anchor ${r}`, anchor, DURATION_S);
+      anchors.push(a);
+      log(`${line(a)}, ${fmt(a.cpuUsPerSession, 0)} µs CPU/session`);
+    };
     for (let r = 1; r <= ROUNDS; r++) {
       const fl = await floorRun(`floor ${r}`, fleet, DURATION_S);
       floors.push(fl);
-      log(`${line(fl)}, sandbox ${fmt(fl.sandboxCpuUs, 0)} µs CPU/answer`);
+      log(`${line(fl)}, gateway ${fmt(fl.sandboxCpuUs, 0)} µs CPU/answer`);
+      // Anchor and broker take turns at going first, so neither always meets a warmer machine.
+      if (r % 2 === 1) await runAnchor(r);
       const b = await brokerRun(`broker ${r}`, fleet, broker, BROKER_PORTS[0], DURATION_S);
       brokers.push(b);
-      totalOk += b.ok;
       log(`${line(b)}, ${fmt(b.cpuUsPerSession, 0)} µs CPU/session, ${fmt(b.commitsPerSession, 3)} commits/session`);
+      if (r % 2 === 0) await runAnchor(r);
     }
 
-    log(`open model: ${OPEN_RATE} requests/s`);
-    const openFloor = await floorRun('open floor', fleet, DURATION_S, OPEN_RATE);
+    // Latency added is judged at half the broker's measured saturation rate, in an open model.
+    const openRate = Math.max(50, Math.round(median(brokers.map((b) => b.perSecond)) / 2));
+    log(`open model: ${openRate} requests/s (half the broker's closed-loop rate)`);
+    const openFloor = await floorRun('open floor', fleet, DURATION_S, openRate);
     log(line(openFloor));
-    const openBroker = await brokerRun('open broker', fleet, broker, BROKER_PORTS[0], DURATION_S, OPEN_RATE);
-    totalOk += openBroker.ok;
+    const openBroker = await brokerRun('open broker', fleet, broker, BROKER_PORTS[0], DURATION_S, openRate);
     log(line(openBroker));
     const peakRss = broker.peakRssMiB();
 
-    let scaleOut: { one: number; two: number } | undefined;
+    let scaleOut: { one: number; two: number; cpuUsPerSession: number[] } | undefined;
     let profile: string | undefined;
     if (!quick || process.argv.includes('--profile')) {
       log('profile: one run with --cpu-prof');
@@ -185,7 +231,7 @@ async function main(): Promise<void> {
       const profiled = startNode('src/main.js', brokerEnv(fleet, BROKER_PORTS[1]), ['--cpu-prof', `--cpu-prof-dir=${profDir}`]);
       procs.push(profiled);
       await waitForReady(`http://127.0.0.1:${BROKER_PORTS[1]}/health/ready`);
-      totalOk += (await brokerRun('profiled', fleet, profiled, BROKER_PORTS[1], DURATION_S)).ok;
+      await brokerRun('profiled', fleet, profiled, BROKER_PORTS[1], DURATION_S);
       await profiled.stop();
       const file = readdirSync(profDir).find((f) => f.endsWith('.cpuprofile'));
       if (file) {
@@ -205,8 +251,11 @@ async function main(): Promise<void> {
         brokerRun('scale-out A', fleet, broker, BROKER_PORTS[0], DURATION_S),
         brokerRun('scale-out B', fleet, broker2, BROKER_PORTS[1], DURATION_S),
       ]);
-      totalOk += a.ok + b.ok;
-      scaleOut = { one: median(brokers.map((x) => x.perSecond)), two: a.perSecond + b.perSecond };
+      scaleOut = {
+        one: median(brokers.map((x) => x.perSecond)),
+        two: a.perSecond + b.perSecond,
+        cpuUsPerSession: [a.cpuUsPerSession, b.cpuUsPerSession],
+      };
       await broker2.stop();
     }
 
@@ -224,6 +273,8 @@ async function main(): Promise<void> {
       floorP99: median(floors.map((f) => f.p99)),
       cpuUs: median(brokers.map((b) => b.cpuUsPerSession)),
       commits: median(brokers.map((b) => b.commitsPerSession)),
+      anchorPerSecond: anchors.length ? median(anchors.map((a) => a.perSecond)) : NaN,
+      anchorCpuUs: anchors.length ? median(anchors.map((a) => a.cpuUsPerSession)) : NaN,
       openAddedP50: openBroker.p50 - openFloor.p50,
       openAddedP99: openBroker.p99 - openFloor.p99,
       openBroker,
@@ -233,15 +284,19 @@ async function main(): Promise<void> {
       issued,
       totalOk: issuedRequestIds.length,
     };
-    writeBenchmarkSection({ quick, floors, brokers, summary, scaleOut, profile, machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}` });
+    writeBenchmarkSection({ quick, floors, brokers, anchors, summary, scaleOut, profile, anchorFound: anchor !== undefined, machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}` });
     const auditOk = missing === 0 ? `all ${issuedRequestIds.length} 201s have their issued audit event` : `MISSING: ${missing} of ${issuedRequestIds.length} 201s have no issued audit event`;
     log(auditOk);
+    const ratios = anchor
+      ? `, ${fmt(summary.cpuUs / summary.anchorCpuUs, 2)}x anchor CPU/session, ${fmt(summary.sessionsPerSecond / summary.anchorPerSecond, 2)}x anchor sessions/s`
+      : ', no anchor (../shared/perf-anchor missing)';
     process.stdout.write(
-      `bench: ${fmt(summary.sessionsPerSecond, 0)} sessions/s, ${fmt(summary.cpuUs, 0)} µs CPU/session, ${fmt(summary.commits, 3)} commits/session, p99 added ${fmt(summary.openAddedP99, 2)} ms, ${nonOk} non-201\n`,
+      `bench: ${fmt(summary.sessionsPerSecond, 0)} sessions/s, ${fmt(summary.cpuUs, 0)} µs CPU/session, ${fmt(summary.commits, 3)} commits/session, p99 added ${fmt(summary.openAddedP99, 2)} ms, ${nonOk} non-201${ratios}\n`,
     );
     if (missing !== 0) process.exitCode = 1;
   } finally {
     for (const p of procs.reverse()) await p.stop();
+    await anchor?.close();
     await fleet.drop();
     await vault.close();
     rmSync(dir, { recursive: true, force: true });
