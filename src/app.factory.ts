@@ -2,6 +2,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'nestjs-pino';
 import { AppModule, AppOptions } from './app.module';
+import { validateConfig } from './config/config.schema';
 import { generateRequestId } from './http/request-id';
 import { setupOpenApi } from './http/swagger';
 
@@ -10,11 +11,13 @@ export const BODY_LIMIT_BYTES = 16 * 1024;
 
 /** Builds the HTTP application (not yet listening); main.ts, the embedded runner and e2e tests share it. */
 export async function createApp(options: AppOptions = {}): Promise<NestFastifyApplication> {
-  const env = options.env ?? process.env;
+  const config = validateConfig(options.env ?? process.env);
   const adapter = new FastifyAdapter({
     bodyLimit: BODY_LIMIT_BYTES,
     genReqId: generateRequestId,
-    trustProxy: env.TRUST_PROXY === 'true',
+    // Only the listed proxies' X-Forwarded-For is believed (request.ip, the audit's client_ip and
+    // the per-IP limits); `true` would take the address any client writes there.
+    trustProxy: config.TRUSTED_PROXIES.length > 0 ? [...config.TRUSTED_PROXIES] : false,
     return503OnClosing: true,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(options), adapter, {
