@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { BlockList, isIP } from 'node:net';
 import { join, posix } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
 import { configSchema, validateConfig } from '../src/config/config.schema';
@@ -406,6 +407,7 @@ function composeProblems(compose: Yaml, proxyConfig: (path: string) => string | 
   const migrateCommand = [services.migrate.command].flat().join(' ');
   if (!/node dist\/src\/cli\.js migrate$/.test(migrateCommand)) problems.push('compose: migrate must run `node dist/src/cli.js migrate`');
   const env1 = composeEnv(services['broker-1']);
+  let metricsPort: number | undefined;
   if (JSON.stringify(env1) !== JSON.stringify(composeEnv(services['broker-2']))) problems.push('compose: broker-1 and broker-2 settings differ');
   for (const who of [...BROKERS, 'migrate']) {
     const env = composeEnv(services[who]);
@@ -425,7 +427,16 @@ function composeProblems(compose: Yaml, proxyConfig: (path: string) => string | 
     if (config.HOST !== '0.0.0.0') problems.push('compose: brokers must listen on 0.0.0.0');
     if (!config.REDIS_URL || new URL(config.REDIS_URL).hostname !== 'redis') problems.push('compose: REDIS_URL must point at the redis service');
     if (!config.DATABASE_URL || new URL(config.DATABASE_URL).hostname !== 'postgres') problems.push('compose: DATABASE_URL must point at the postgres service');
-    if (!config.TRUST_PROXY) problems.push('compose: brokers behind the proxy need TRUST_PROXY=true for client addresses');
+    const proxyAddresses = Object.values(services.proxy?.networks ?? {})
+      .map((n) => (n as Yaml)?.ipv4_address)
+      .filter((a): a is string => typeof a === 'string');
+    if (proxyAddresses.length === 0) problems.push('compose: the proxy needs a fixed address for the brokers to trust (networks.<net>.ipv4_address)');
+    for (const a of proxyAddresses) {
+      if (!trusts(config.TRUSTED_PROXIES, a)) problems.push(`compose: brokers behind the proxy must trust its address ${a} (TRUSTED_PROXIES)`);
+    }
+    problems.push(...trustedProxyProblems('compose', config.TRUSTED_PROXIES));
+    if (config.METRICS_PORT === 'off' || config.METRICS_PORT === config.PORT) problems.push('compose: brokers must serve metrics on a port of their own (METRICS_PORT)');
+    else metricsPort = config.METRICS_PORT;
   } catch (err) {
     problems.push(`compose: the brokers' settings are refused: ${(err as Error).message}`);
   }
@@ -449,8 +460,26 @@ function composeProblems(compose: Yaml, proxyConfig: (path: string) => string | 
   const mounted = mounts(proxy).map((m) => m.source).find((src) => /\.(cfg|conf)$/.test(src));
   const cfg = mounted ? proxyConfig(mounted) : undefined;
   if (!cfg) problems.push('compose: proxy has no mounted configuration');
-  else problems.push(...haproxyProblems(cfg, Number(env1.PORT)));
+  else problems.push(...haproxyProblems(cfg, Number(env1.PORT), metricsPort));
   return problems;
+}
+
+/** Whether X-Forwarded-For from `address` is believed with this TRUSTED_PROXIES list. */
+function trusts(list: readonly string[], address: string): boolean {
+  const block = new BlockList();
+  for (const entry of list) {
+    const [ip, prefix] = entry.split('/');
+    const family = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
+    if (prefix === undefined) block.addAddress(ip, family);
+    else block.addSubnet(ip, Number(prefix), family);
+  }
+  return block.check(address, isIP(address) === 6 ? 'ipv6' : 'ipv4');
+}
+
+/** A list that trusts any address would let every client write its own client_ip. */
+function trustedProxyProblems(where: string, list: readonly string[]): string[] {
+  if (list.length === 0) return [`${where}: behind a proxy, TRUSTED_PROXIES must name it (otherwise every client is the proxy)`];
+  return trusts(list, '203.0.113.50') || trusts(list, '2001:db8::50') ? [`${where}: TRUSTED_PROXIES trusts public addresses (${list.join(',')})`] : [];
 }
 
 interface Mount {
@@ -515,7 +544,7 @@ function vaultWiringProblems(services: Record<string, Yaml>, brokerEnv: Record<s
   return problems;
 }
 
-function haproxyProblems(cfg: string, brokerPort: number): string[] {
+function haproxyProblems(cfg: string, brokerPort: number, metricsPort?: number): string[] {
   const problems: string[] = [];
   const lines = cfg.split(/\r?\n/).map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
   const sections: Record<string, string[]> = {};
@@ -531,6 +560,11 @@ function haproxyProblems(cfg: string, brokerPort: number): string[] {
   if (!backend) return [...problems, 'proxy: the frontend has no default_backend'];
   if (!backend.includes('balance roundrobin')) problems.push('proxy: balance must be roundrobin');
   if (!backend.some((l) => /uri \/health\/ready\b/.test(l))) problems.push('proxy: brokers must be checked on /health/ready');
+  // A path rule on the raw path is passed with %-escapes (/health/%72eady): match the decoded path.
+  for (const l of sections[frontend ?? ''] ?? []) {
+    if (/\bpath(_beg|_end|_reg|_sub)?\s/.test(l) && !/\bpath,url_dec\b/.test(l)) problems.push(`proxy: \`${l}\` matches the raw path; use path,url_dec`);
+  }
+  if (metricsPort !== undefined && lines.some((l) => l.startsWith('server ') && l.includes(`:${metricsPort}`))) problems.push('proxy: routes the brokers\' metrics port');
   const defaultCheck = backend.some((l) => l.startsWith('default-server') && /\bcheck\b/.test(l));
   for (const b of BROKERS) {
     const server = backend.find((l) => l.startsWith(`server ${b} `));
@@ -638,6 +672,15 @@ function k8sProblems(docs: Yaml[], dockerUid: number): string[] {
     if (config.NODE_ENV !== 'production') problems.push('k8s: NODE_ENV must be production');
     if (config.HOST !== '0.0.0.0') problems.push('k8s: HOST must be 0.0.0.0');
     if (config.PORT !== 8080) problems.push(`k8s: PORT ${config.PORT} is not the container port 8080`);
+    problems.push(...trustedProxyProblems('k8s', config.TRUSTED_PROXIES));
+    // Metrics on their own named port, scraped from the pods (annotations), never through the Service.
+    const metricsPort = (container.ports ?? []).find((p: Yaml) => p.name === 'metrics')?.containerPort;
+    if (config.METRICS_PORT === 'off' || config.METRICS_PORT === 8080) problems.push('k8s: metrics must be served on a port of their own (METRICS_PORT)');
+    else if (metricsPort !== config.METRICS_PORT) problems.push(`k8s: the container port named metrics must be METRICS_PORT ${config.METRICS_PORT}`);
+    const annotations: Record<string, string> = deployment.spec?.template?.metadata?.annotations ?? {};
+    if (annotations['prometheus.io/scrape'] !== 'true' || annotations['prometheus.io/port'] !== String(config.METRICS_PORT) || (annotations['prometheus.io/path'] ?? '/metrics') !== '/metrics') {
+      problems.push('k8s: the pod template needs prometheus.io/scrape "true", prometheus.io/port METRICS_PORT and prometheus.io/path /metrics');
+    }
     const grace = Number(pod.terminationGracePeriodSeconds ?? 30);
     const preStop = Number((container.lifecycle?.preStop?.exec?.command ?? []).join(' ').match(/sleep (\d+)/)?.[1] ?? 0);
     if (grace < config.SHUTDOWN_TIMEOUT_MS / 1000 + preStop) problems.push(`k8s: terminationGracePeriodSeconds ${grace} < preStop ${preStop}s + SHUTDOWN_TIMEOUT_MS`);
@@ -824,6 +867,15 @@ describe('the deployment checks catch broken artefacts', () => {
     const plainHttp = broken((c) => BROKERS.forEach((b) => (c.services[b].environment.HYP_DEFAULT_ENDPOINT = 'http://hyp.example/xpo/Relay')));
     expect(plainHttp).toContainEqual(expect.stringMatching(/settings are refused: .*HYP_DEFAULT_ENDPOINT/s));
     expect(broken((c) => (c.services['broker-1'].ports = ['8081:8080']))).toContainEqual(expect.stringMatching(/broker-1 is published/));
+    const everyone = broken((c) => BROKERS.forEach((b) => (c.services[b].environment.TRUSTED_PROXIES = '0.0.0.0/0')));
+    expect(everyone).toContainEqual(expect.stringMatching(/TRUSTED_PROXIES trusts public addresses/));
+    expect(broken((c) => BROKERS.forEach((b) => (c.services[b].environment.TRUSTED_PROXIES = '172.30.0.11')))).toContainEqual(
+      expect.stringMatching(/must trust its address 172\.30\.0\.10/),
+    );
+    expect(broken((c) => delete c.services.proxy.networks)).toContainEqual(expect.stringMatching(/proxy needs a fixed address/));
+    const oldSetting = broken((c) => BROKERS.forEach((b) => (c.services[b].environment.TRUST_PROXY = 'true')));
+    expect(oldSetting).toContainEqual(expect.stringMatching(/TRUST_PROXY: is replaced by TRUSTED_PROXIES/));
+    expect(broken((c) => BROKERS.forEach((b) => (c.services[b].environment.METRICS_PORT = 'off')))).toContainEqual(expect.stringMatching(/metrics on a port of their own/));
     expect(broken((c) => (c.services.vault.command = ['server']))).toContainEqual(expect.stringMatching(/server -dev/));
     expect(broken((c) => (c.services['vault-seed'].volumes = ['./vault-missing:/setup:ro']))).toContainEqual(expect.stringMatching(/mounts \.\/vault-missing, which does not exist/));
     expect(broken((c) => (c.services.vault.command = ['server', '-dev']))).toContainEqual(expect.stringMatching(/-dev-tls with -dev-tls-cert-dir/));
@@ -854,6 +906,8 @@ describe('the deployment checks catch broken artefacts', () => {
     expect(haproxyProblems(cfg.replace(/^.*default-server.*$/m, ''), 8080)).toEqual(['proxy: broker-1 is not health-checked', 'proxy: broker-2 is not health-checked']);
     expect(haproxyProblems(cfg.replace('uri /health/ready', 'uri /'), 8080)).toEqual(['proxy: brokers must be checked on /health/ready']);
     expect(haproxyProblems(cfg, 9090)).toHaveLength(2);
+    expect(haproxyProblems(cfg.replace('path,url_dec -m beg /health/ready', 'path_beg /health/ready'), 8080)).toEqual([expect.stringMatching(/matches the raw path; use path,url_dec/)]);
+    expect(haproxyProblems(`${cfg}\nbackend metrics\n    server m1 broker-1:9464\n`, 8080, 9464)).toContainEqual("proxy: routes the brokers' metrics port");
   });
 
   it('k8s: probes, limits, security context, HPA target, PDB selector, settings, Job image', () => {
@@ -879,6 +933,13 @@ describe('the deployment checks catch broken artefacts', () => {
       'k8s: Service selector does not match the broker pods',
     );
     expect(broken((_, f) => (f('ConfigMap').data.VAULT_ROLE = 'x'))).toContainEqual(expect.stringMatching(/sets VAULT_ROLE, which is not a setting/));
+    expect(broken((_, f) => (f('ConfigMap').data.TRUSTED_PROXIES = '0.0.0.0/0'))).toContainEqual(expect.stringMatching(/TRUSTED_PROXIES trusts public addresses/));
+    expect(broken((_, f) => delete f('ConfigMap').data.TRUSTED_PROXIES)).toContainEqual(expect.stringMatching(/TRUSTED_PROXIES must name it/));
+    expect(broken((_, f) => (broker(f('Deployment')).ports = broker(f('Deployment')).ports.filter((p: Yaml) => p.name !== 'metrics')))).toContainEqual(
+      expect.stringMatching(/container port named metrics must be METRICS_PORT 9464/),
+    );
+    expect(broken((_, f) => delete f('Deployment').spec.template.metadata.annotations)).toContainEqual(expect.stringMatching(/prometheus\.io\/scrape/));
+    expect(broken((_, f) => f('Service').spec.ports.push({ name: 'metrics', port: 9464, targetPort: 'metrics' }))).toContainEqual('k8s: Service targetPort is not the container port');
     expect(broken((_, f) => (f('ConfigMap').data.DB_PASSWORD = 'x'))).toContainEqual(expect.stringMatching(/holds DB_PASSWORD/));
     expect(broken((_, f) => (f('ConfigMap').data.HYP_DEFAULT_ENDPOINT = 'http://127.0.0.1:8081/xpo/Relay'))).toContainEqual(expect.stringMatching(/settings are refused/));
     expect(broken((_, f) => (f('ConfigMap').data.VAULT_AUTH_METHOD = 'token'))).toContainEqual(expect.stringMatching(/Vault with Kubernetes auth/));

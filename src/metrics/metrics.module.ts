@@ -1,7 +1,8 @@
 import { Global, Module } from '@nestjs/common';
 import { BrokerMetrics } from './broker-metrics';
-import { MetricsController } from './metrics.controller';
+import { MetricsServer } from './metrics.controller';
 
+/** Metrics for every module; served by MetricsServer on METRICS_PORT, not by the API. */
 @Global()
-@Module({ providers: [BrokerMetrics], controllers: [MetricsController], exports: [BrokerMetrics] })
+@Module({ providers: [BrokerMetrics, MetricsServer], exports: [BrokerMetrics, MetricsServer] })
 export class MetricsModule {}
