@@ -10,6 +10,21 @@ import type { PrismaClient } from '../generated/prisma/client';
 /** The driver adapter PrismaClient takes. */
 export type PrismaAdapter = NonNullable<NonNullable<ConstructorParameters<typeof PrismaClient>[0]>['adapter']>;
 
+/**
+ * Bounds on every pooled Postgres call, so a silent network drop (no reset, no FIN) fails a query
+ * in seconds instead of leaving it, its connection and its request hanging for the OS's 30-45 s
+ * or more. Without them (CLI, benchmarks) calls wait as long as they take.
+ */
+export interface PoolTimeouts {
+  connectMs: number;
+  /** Server side (statement_timeout): the server cancels a statement that runs longer. */
+  statementMs: number;
+  /** Client side (query_timeout): gives up on an answer that never comes; the connection is then discarded. */
+  queryMs: number;
+  /** TCP keepalive, first probe after this much idle time: finds dead peers among idle connections. */
+  keepAliveDelayMs: number;
+}
+
 /** Runs a multi-statement SQL script atomically; used by the migration runner. */
 export interface ScriptRunner {
   query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
@@ -59,8 +74,8 @@ export abstract class DatabaseConnection {
     await this.closeConnections();
   }
 
-  static async open(options: { databaseUrl?: string; poolMax: number; pgliteDataDir: string }): Promise<DatabaseConnection> {
-    if (options.databaseUrl) return new PostgresConnection(options.databaseUrl, options.poolMax);
+  static async open(options: { databaseUrl?: string; poolMax: number; pgliteDataDir: string; timeouts?: PoolTimeouts }): Promise<DatabaseConnection> {
+    if (options.databaseUrl) return new PostgresConnection(options.databaseUrl, options.poolMax, options.timeouts);
     return PgliteConnection.openDir(options.pgliteDataDir);
   }
 }
@@ -72,9 +87,21 @@ class PostgresConnection extends DatabaseConnection {
   private readonly pool: Pool;
   readonly sql: HotPathSql;
 
-  constructor(private readonly url: string, poolMax: number) {
+  constructor(private readonly url: string, poolMax: number, timeouts?: PoolTimeouts) {
     super();
-    this.pool = new Pool({ connectionString: url, max: poolMax, connectionTimeoutMillis: 5_000 });
+    // Prisma's adapter shares this pool, so its queries get the same bounds. (Migrations open their
+    // own client, without them: a long migration must not be cut off.)
+    this.pool = new Pool({
+      connectionString: url,
+      max: poolMax,
+      connectionTimeoutMillis: timeouts?.connectMs ?? 5_000,
+      ...(timeouts && {
+        statement_timeout: timeouts.statementMs,
+        query_timeout: timeouts.queryMs,
+        keepAlive: true,
+        keepAliveInitialDelayMillis: timeouts.keepAliveDelayMs,
+      }),
+    });
     // An idle client that errors (server restart) must not crash the process; the pool replaces it.
     this.pool.on('error', () => undefined);
     this.sql = {

@@ -15,6 +15,12 @@ import { PrismaService } from './prisma.service';
           databaseUrl: config.values.DATABASE_URL,
           poolMax: config.values.DATABASE_POOL_MAX,
           pgliteDataDir: config.values.PGLITE_DATA_DIR,
+          timeouts: {
+            connectMs: config.values.DATABASE_CONNECT_TIMEOUT_MS,
+            statementMs: config.values.DATABASE_STATEMENT_TIMEOUT_MS,
+            queryMs: config.values.DATABASE_QUERY_TIMEOUT_MS,
+            keepAliveDelayMs: config.values.DATABASE_KEEPALIVE_DELAY_MS,
+          },
         }),
     },
     { provide: PrismaService, inject: [DatabaseConnection], useFactory: (c: DatabaseConnection) => new PrismaService(c) },

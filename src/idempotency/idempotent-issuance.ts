@@ -39,10 +39,16 @@ export class IdempotentIssuance implements OnModuleInit, OnModuleDestroy {
     clearInterval(this.purgeTimer);
   }
 
-  async run<T extends { expiresAt: string | null }>(deviceId: string, key: string, body: unknown, issue: () => Promise<T>): Promise<T> {
+  /** `deadline` (epoch ms): the request's; a retry waiting for the first request gives up there. */
+  async run<T extends { expiresAt: string | null }>(
+    deviceId: string,
+    key: string,
+    body: unknown,
+    issue: () => Promise<T>,
+    deadline = Date.now() + this.config.values.REQUEST_DEADLINE_MS,
+  ): Promise<T> {
     const hash = createHash('sha256').update(canonicalJson(body)).digest('hex');
     const aad = `${deviceId}:${key}`;
-    const deadline = Date.now() + this.config.values.REQUEST_DEADLINE_MS;
     for (;;) {
       const state = await this.guard(() => this.store.begin(deviceId, key, hash, this.config.values.REQUEST_DEADLINE_MS + 5_000));
       if (state.kind === 'started') return this.runFirst(deviceId, key, hash, aad, issue);

@@ -15,7 +15,16 @@ export type RedisClient = Redis | null;
       useFactory: ({ values }: AppConfig): RedisClient => {
         if (!values.REDIS_URL) return null;
         const logger = new Logger('Redis');
-        const client = new Redis(values.REDIS_URL, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false });
+        const client = new Redis(values.REDIS_URL, {
+          maxRetriesPerRequest: 2,
+          enableOfflineQueue: true,
+          lazyConnect: false,
+          // A silent network drop leaves a command unanswered, not failed: without these it would
+          // wait for the OS to give up on the connection (minutes). Queued commands time out too.
+          commandTimeout: values.REDIS_COMMAND_TIMEOUT_MS,
+          connectTimeout: values.REDIS_CONNECT_TIMEOUT_MS,
+          keepAlive: values.REDIS_KEEPALIVE_DELAY_MS,
+        });
         // Connection errors are reported, not thrown: callers see failed commands and answer 503.
         client.on('error', (err: Error) => logger.warn(`redis: ${err.message}`));
         return client;

@@ -73,10 +73,19 @@ export class SessionIssuer {
     this.deadlineMs = config.values.REQUEST_DEADLINE_MS;
   }
 
-  /** `idempotencyKey`: the device's Idempotency-Key, if it sent one. */
-  async issue(device: DevicePrincipal, request: SessionRequest, origin: AuditOrigin, idempotencyKey?: string): Promise<IssuedSession> {
+  /**
+   * `idempotencyKey`: the device's Idempotency-Key, if it sent one. `deadlineAt` (epoch ms): the
+   * request's one deadline, counted from its arrival (src/sessions/request-deadline.ts).
+   */
+  async issue(
+    device: DevicePrincipal,
+    request: SessionRequest,
+    origin: AuditOrigin,
+    idempotencyKey?: string,
+    deadlineAt = Date.now() + this.deadlineMs,
+  ): Promise<IssuedSession> {
     const started = performance.now();
-    const deadline = AbortSignal.timeout(this.deadlineMs);
+    const deadline = AbortSignal.timeout(Math.max(1, deadlineAt - Date.now()));
     const terminalNumber = request.terminalNumber ?? soleTerminal(device);
     const base: EventBase = { actorType: 'device', actorId: device.deviceId, terminalNumber, scope: null, ...origin };
 

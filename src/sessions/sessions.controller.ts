@@ -9,7 +9,9 @@ import { ApiProblems, ApiZodBody, ApiZodResponse } from '../http/openapi';
 import { ZodBodyPipe } from '../http/zod-body.pipe';
 import { DeviceRateLimitGuard } from '../rate-limits/rate-limit-guards';
 import { IdempotentIssuance } from '../idempotency/idempotent-issuance';
-import { ValidationError } from '../common/errors';
+import { DependencyUnavailableError, ValidationError } from '../common/errors';
+import { AppConfig } from '../config/app-config';
+import { answeredByDeadline, deadlineOf } from './request-deadline';
 import { SessionCloser } from './session-closer';
 import { IssuedSession, SessionIssuer } from './session-issuer';
 import { SessionRequest, sessionRequestSchema } from './session-request.schema';
@@ -27,6 +29,7 @@ export class SessionsController {
     private readonly issuer: SessionIssuer,
     private readonly idempotency: IdempotentIssuance,
     private readonly closer: SessionCloser,
+    private readonly config: AppConfig,
   ) {}
 
   @Post()
@@ -38,7 +41,7 @@ export class SessionsController {
   @ApiZodResponse(201, issuedSessionSchema, 'The session (Cache-Control: no-store)')
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Retry-safe key (1-255 visible ASCII): a retry gets the same session' })
   @ApiProblems(400, 401, 403, 409, 413, 429, 502, 503, 504)
-  create(
+  async create(
     @CurrentDevice() device: DevicePrincipal,
     @Body(new ZodBodyPipe(sessionRequestSchema)) body: SessionRequest,
     @Req() req: FastifyRequest,
@@ -47,10 +50,13 @@ export class SessionsController {
     // For the request's log line (src/http/logging.ts).
     (req.raw as typeof req.raw & { terminalNumber?: string }).terminalNumber =
       body.terminalNumber ?? (device.terminalNumbers.length === 1 ? device.terminalNumbers[0] : undefined);
-    const issue = () => this.issuer.issue(device, body, auditOrigin(req), idempotencyKey);
-    if (idempotencyKey === undefined) return issue();
-    if (!IDEMPOTENCY_KEY.test(idempotencyKey)) throw new ValidationError('Idempotency-Key must be 1 to 255 visible ASCII characters.');
-    return this.idempotency.run(device.deviceId, idempotencyKey, body, issue);
+    const deadlineAt = deadlineOf(req, this.config.values.REQUEST_DEADLINE_MS);
+    const issue = () => this.issuer.issue(device, body, auditOrigin(req), idempotencyKey, deadlineAt);
+    if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
+      throw new ValidationError('Idempotency-Key must be 1 to 255 visible ASCII characters.');
+    }
+    const session = await (idempotencyKey === undefined ? issue() : this.idempotency.run(device.deviceId, idempotencyKey, body, issue, deadlineAt));
+    return dropIfAnswered(req, session);
   }
 
   @Delete(':sessionId')
@@ -63,5 +69,15 @@ export class SessionsController {
   async close(@CurrentDevice() device: DevicePrincipal, @Param('sessionId') sessionId: string, @Req() req: FastifyRequest): Promise<void> {
     if (!SESSION_ID.test(sessionId)) throw new ValidationError('The sessionId is malformed.');
     await this.closer.close(device, sessionId, auditOrigin(req));
+    dropIfAnswered(req, undefined);
   }
+}
+
+/**
+ * The request deadline already answered 503 (a dependency hung): the late result must not be sent
+ * a second time. Thrown, it ends in the problem filter, which sends nothing on a sent reply.
+ */
+function dropIfAnswered<T>(req: FastifyRequest, result: T): T {
+  if (answeredByDeadline(req)) throw new DependencyUnavailableError('The request deadline passed before the answer was ready.');
+  return result;
 }

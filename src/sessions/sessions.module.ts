@@ -9,6 +9,7 @@ import { TerminalsModule } from '../terminals/terminals.module';
 import { SessionCloser } from './session-closer';
 import { SessionIssuer } from './session-issuer';
 import { SessionOwnership } from './session-ownership';
+import { RequestDeadline } from './request-deadline';
 import { SessionsController } from './sessions.controller';
 import { TerminalProviderConfigs } from './terminal-provider-config';
 
@@ -16,6 +17,7 @@ import { TerminalProviderConfigs } from './terminal-provider-config';
   imports: [DevicesModule, TerminalsModule, GatewaysModule, IdempotencyModule],
   controllers: [SessionsController],
   providers: [
+    RequestDeadline,
     SessionIssuer,
     SessionCloser,
     SessionOwnership,

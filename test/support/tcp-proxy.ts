@@ -1,10 +1,16 @@
 import { createServer, connect, type Server, type Socket } from 'node:net';
 
-/** A loopback TCP proxy whose connections a test can cut, to simulate a database restart. */
+/**
+ * A loopback TCP proxy whose connections a test can cut (a database restart) or black-hole (a
+ * silent network drop: connections stay open, nothing gets through either way, nobody is told).
+ */
 export class TcpProxy {
   private server!: Server;
   private readonly sockets = new Set<Socket>();
+  /** Client sockets accepted or kept while black-holed: cut when the hole closes. */
+  private readonly swallowed = new Set<Socket>();
   private refusing = false;
+  private blackholed = false;
   port = 0;
 
   constructor(
@@ -15,14 +21,18 @@ export class TcpProxy {
   async start(): Promise<void> {
     this.server = createServer((client) => {
       if (this.refusing) return client.destroy();
-      const upstream = connect(this.targetPort, this.targetHost);
-      for (const s of [client, upstream]) {
-        this.sockets.add(s);
-        s.on('close', () => this.sockets.delete(s));
-        s.on('error', () => undefined);
+      this.track(client);
+      if (this.blackholed) {
+        // Accepted, and then never a byte in either direction.
+        this.swallowed.add(client);
+        client.on('data', () => undefined);
+        return;
       }
-      client.pipe(upstream);
-      upstream.pipe(client);
+      const upstream = connect(this.targetPort, this.targetHost);
+      this.track(upstream);
+      // Not pipe(): while black-holed, bytes are dropped instead of forwarded.
+      client.on('data', (chunk) => (this.blackholed ? this.swallowed.add(client) : upstream.write(chunk)));
+      upstream.on('data', (chunk) => (this.blackholed ? this.swallowed.add(client) : client.write(chunk)));
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
@@ -38,8 +48,29 @@ export class TcpProxy {
     this.refusing = false;
   }
 
+  /**
+   * On: every open connection and every new one stays open but nothing is forwarded any more (no
+   * reset, no FIN). Off: new connections work again; those that lost bytes are cut, since their
+   * protocol state is gone (as after a real partition, once TCP gives up).
+   */
+  blackhole(on: boolean): void {
+    this.blackholed = on;
+    if (on) return;
+    for (const s of this.swallowed) s.destroy();
+    this.swallowed.clear();
+  }
+
   async stop(): Promise<void> {
     for (const s of this.sockets) s.destroy();
     await new Promise<void>((r) => this.server.close(() => r()));
+  }
+
+  private track(s: Socket): void {
+    this.sockets.add(s);
+    s.on('close', () => {
+      this.sockets.delete(s);
+      this.swallowed.delete(s);
+    });
+    s.on('error', () => undefined);
   }
 }
