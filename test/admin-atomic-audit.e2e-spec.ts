@@ -2,8 +2,13 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { request } from 'undici';
 import { addTerminalFromCli } from '../src/admin/cli-commands';
+import { createApp } from '../src/app.factory';
+import { DatabaseConnection } from '../src/database/database-connection';
 import { BrokerHarness, SECOND_TERMINAL, TERMINAL, type HttpResult } from './support/broker-harness';
+import { LogCapture } from './support/log-capture';
 
 const POLICY = { allowUnscoped: false, allowed: [{ command: 'doDeal', validation: 'AutoComm', transactionType: 'Credit' }] };
 const OTHER_POLICY = { allowUnscoped: true, allowed: [] };
@@ -198,6 +203,58 @@ describe('admin changes commit with their audit event, or not at all', () => {
       const events = await h.auditEvents(requestIdOf(res));
       expect(events.map((e) => e.action)).toEqual(['device.enrolled']);
       expect(await devicesNamed('bootstrap-pos')).toHaveLength(1);
+      // A key already enrolled is refused here as on the admin API (409), and nothing is added.
+      const again = await h.post('/v1/bootstrap/devices', { ...body, name: 'bootstrap-pos-2' }, { authorization: `Bearer ${bootstrapToken}` });
+      expect(again.status).toBe(409);
+      expect(again.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(await devicesNamed('bootstrap-pos-2')).toEqual([]);
     });
+  });
+
+  it('holds on the embedded PGlite too: interactive transactions, refused change rolled back, then done with its event', async () => {
+    const { DATABASE_URL: _postgres, ...env } = h.appEnv;
+    const dir = mkdtempSync(join(tmpdir(), 'psb-atomic-pglite-'));
+    const embedded: NestFastifyApplication = await createApp({ env: { ...env, PGLITE_DATA_DIR: join(dir, 'pglite') }, logDestination: new LogCapture() });
+    try {
+      await embedded.listen({ port: 0, host: '127.0.0.1' });
+      const address = embedded.getHttpServer().address();
+      if (address === null || typeof address === 'string') throw new Error('no address');
+      const db = embedded.get(DatabaseConnection);
+      expect(db.kind).toBe('pglite');
+      const call = async (method: 'POST' | 'PATCH' | 'GET', path: string, body?: unknown) => {
+        const res = await request(`http://127.0.0.1:${address.port}${path}`, {
+          method,
+          headers: { authorization: `Bearer ${h.operatorToken(['admin'], { subject: 'erin@example.com' })}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+          body: body ? JSON.stringify(body) : undefined,
+        });
+        return { status: res.statusCode, requestId: String(res.headers['x-request-id']), body: (await res.body.json()) as Record<string, unknown> };
+      };
+      const eventsOf = (requestId: string) => db.sql.query<{ action: string; actor_id: string }>('SELECT action, actor_id FROM audit_event WHERE request_id = $1', [requestId]);
+      const NUMBER = '0882819300';
+      const terminal = { terminalNumber: NUMBER, label: 'Embedded', endpointUrl: 'https://gw.example/e', credentialRef: `hyp/${NUMBER}` };
+      const device = { name: 'embedded-pos', publicKey: publicJwk(), terminalNumbers: [NUMBER], policy: POLICY };
+
+      await db.sql.query(`ALTER TABLE audit_event ADD CONSTRAINT no_admin CHECK (action NOT LIKE 'device.%' AND action NOT LIKE 'terminal.%') NOT VALID`, []);
+      const refused = await call('POST', '/v1/admin/terminals', terminal);
+      expect([refused.status, refused.body.code]).toEqual([503, 'audit-unavailable']);
+      expect((await call('GET', `/v1/admin/terminals/${NUMBER}`)).status).toBe(404);
+      await db.sql.query('ALTER TABLE audit_event DROP CONSTRAINT no_admin', []);
+
+      const created = await call('POST', '/v1/admin/terminals', terminal);
+      expect(created.status).toBe(201);
+      expect(await eventsOf(created.requestId)).toEqual([{ action: 'terminal.created', actor_id: 'erin@example.com' }]);
+
+      await db.sql.query(`ALTER TABLE audit_event ADD CONSTRAINT no_admin CHECK (action NOT LIKE 'device.%' AND action NOT LIKE 'terminal.%') NOT VALID`, []);
+      expect((await call('POST', '/v1/admin/devices', device)).status).toBe(503);
+      expect((await call('GET', '/v1/admin/devices?name=embedded-pos')).body.total).toBe(0);
+      await db.sql.query('ALTER TABLE audit_event DROP CONSTRAINT no_admin', []);
+      const enrolled = await call('POST', '/v1/admin/devices', device);
+      expect(enrolled.status).toBe(201);
+      expect(await eventsOf(enrolled.requestId)).toEqual([{ action: 'device.enrolled', actor_id: 'erin@example.com' }]);
+      // The same key on a second device: refused, on PGlite as on Postgres.
+      expect((await call('POST', '/v1/admin/devices', { ...device, name: 'embedded-pos-2' })).status).toBe(409);
+    } finally {
+      await embedded.close();
+    }
   });
 });

@@ -224,6 +224,49 @@ describe('admin API: devices', () => {
     expect((await admin('POST', `/v1/admin/devices/${id}/keys`, { publicKey: 'nope' })).status).toBe(400);
   });
 
+  it('rotates with graceSeconds 0: the old key stops verifying at once (compromised key), the new one works', async () => {
+    const oldKey = deviceKey('ES256');
+    const enrolled = await enroll(oldKey);
+    const id = enrolled.body.id as string;
+    const oldKid = (enrolled.body.keys as Array<{ id: string }>)[0].id;
+    expect((await issueAs(deviceJwt(oldKey, id, oldKid))).status).toBe(201);
+    const newKey = deviceKey('ES256');
+    const rotated = await admin('POST', `/v1/admin/devices/${id}/keys`, { publicKey: newKey.jwk, graceSeconds: 0 });
+    expect(rotated.status).toBe(201);
+    expect(Date.parse(rotated.body.previousKeysExpireAt as string)).toBeLessThanOrEqual(Date.now());
+    const [event] = await events(rotated);
+    expect(event.action).toBe('device.key-rotated');
+    expect(await refusalReason(await issueAs(deviceJwt(oldKey, id, oldKid)))).toBe('no-usable-key');
+    // Without kid the new key is tried, and does not match.
+    expect(['no-usable-key', 'bad-signature']).toContain(await refusalReason(await issueAs(deviceJwt(oldKey, id))));
+    expect((await issueAs(deviceJwt(newKey, id, rotated.body.keyId as string))).status).toBe(201);
+    for (const graceSeconds of [-1, 1.5, '0', 2_592_001]) {
+      expect((await admin('POST', `/v1/admin/devices/${id}/keys`, { publicKey: deviceKey('ES256').jwk, graceSeconds })).status).toBe(400);
+    }
+  });
+
+  it('refuses a public key already enrolled on another device (409), whatever its form, even when enrollments race', async () => {
+    const key = deviceKey('EdDSA');
+    // Eight enrollments of one key at once: the unique index lets exactly one through.
+    const raced = await Promise.all(Array.from({ length: 8 }, (_, i) => enroll(key, i % 2 ? key.pem : key.jwk, { name: `racer-${i}` })));
+    expect(raced.map((r) => r.status).sort()).toEqual([201, 409, 409, 409, 409, 409, 409, 409]);
+    for (const r of raced.filter((x) => x.status === 409)) expect(r.headers['content-type']).toMatch(/^application\/problem\+json/);
+    const holder = raced.find((r) => r.status === 201)!.body.id as string;
+    // The same key with other JWK members (kid, use, alg) is still the same key (RFC 7638).
+    expect((await enroll(key, { ...key.jwk, kid: 'other', use: 'sig', alg: 'EdDSA' })).status).toBe(409);
+    // Rotating another device to it, one at a time or racing a new enrollment of it.
+    const other = await enroll(deviceKey('ES256'));
+    expect((await admin('POST', `/v1/admin/devices/${other.body.id as string}/keys`, { publicKey: key.pem })).status).toBe(409);
+    const fresh = deviceKey('ES256');
+    const [rotation, enrollment] = await Promise.all([
+      admin('POST', `/v1/admin/devices/${other.body.id as string}/keys`, { publicKey: fresh.jwk }),
+      enroll(fresh, fresh.jwk, { name: 'racer-fresh' }),
+    ]);
+    expect([rotation.status, enrollment.status].sort()).toEqual([201, 409]);
+    const holders = await h.db.query<{ device_id: string }>(`SELECT DISTINCT device_id::text FROM device_key WHERE public_jwk->>'x' = $1`, [key.jwk.x]);
+    expect(holders).toEqual([{ device_id: holder }]);
+  });
+
   it('reaches another instance within DEVICE_CACHE_TTL_MS', async () => {
     const logs = new LogCapture();
     const other: NestFastifyApplication = await createApp({ env: { ...h.appEnv, DEVICE_CACHE_TTL_MS: '1000' }, logDestination: logs });
