@@ -39,13 +39,18 @@ export class IdempotentIssuance implements OnModuleInit, OnModuleDestroy {
     clearInterval(this.purgeTimer);
   }
 
-  /** `deadline` (epoch ms): the request's; a retry waiting for the first request gives up there. */
+  /**
+   * `deadline` (epoch ms): the request's; a retry waiting for the first request gives up there.
+   * `replay`: runs on every stored response before it is handed out again (the caller re-checks
+   * that the device may still have it, and records the replay); what it returns is the answer.
+   */
   async run<T extends { expiresAt: string | null }>(
     deviceId: string,
     key: string,
     body: unknown,
     issue: () => Promise<T>,
     deadline = Date.now() + this.config.values.REQUEST_DEADLINE_MS,
+    replay: (stored: T) => Promise<T> = async (stored) => stored,
   ): Promise<T> {
     const hash = createHash('sha256').update(canonicalJson(body)).digest('hex');
     const aad = `${deviceId}:${key}`;
@@ -53,7 +58,7 @@ export class IdempotentIssuance implements OnModuleInit, OnModuleDestroy {
       const state = await this.guard(() => this.store.begin(deviceId, key, hash, this.config.values.REQUEST_DEADLINE_MS + 5_000));
       if (state.kind === 'started') return this.runFirst(deviceId, key, hash, aad, issue);
       if (state.requestHash !== hash) throw new ConflictError('This Idempotency-Key was used with a different request.');
-      if (state.kind === 'completed') return JSON.parse(this.cipher!.decrypt(state.response, aad)) as T;
+      if (state.kind === 'completed') return replay(JSON.parse(this.cipher!.decrypt(state.response, aad)) as T);
       // Another request with this key is still in flight (maybe on another instance): wait for it.
       while (Date.now() < deadline) {
         await new Promise((r) => setTimeout(r, POLL_MS));
@@ -61,7 +66,7 @@ export class IdempotentIssuance implements OnModuleInit, OnModuleDestroy {
         if (now === undefined) break; // it failed and released the key: try to run it ourselves
         if (now.kind === 'completed') {
           if (now.requestHash !== hash) throw new ConflictError('This Idempotency-Key was used with a different request.');
-          return JSON.parse(this.cipher!.decrypt(now.response, aad)) as T;
+          return replay(JSON.parse(this.cipher!.decrypt(now.response, aad)) as T);
         }
       }
       if (Date.now() >= deadline) throw new ConflictError('A request with this Idempotency-Key is still in progress.');

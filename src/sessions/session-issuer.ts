@@ -156,6 +156,27 @@ export class SessionIssuer {
     }
   }
 
+  /**
+   * An Idempotency-Key retry about to get `stored` (the response of an earlier request) again: the
+   * device must still pass every admission check, for the session's own terminal, under its
+   * current bindings and policy (a refusal is audited and answered as for a fresh request), and
+   * every replay is recorded with the request it repeats.
+   */
+  async replay(device: DevicePrincipal, request: SessionRequest, stored: IssuedSession, origin: AuditOrigin): Promise<IssuedSession> {
+    const terminalNumber = stored.terminalNumber;
+    const base: EventBase = { actorType: 'device', actorId: device.deviceId, terminalNumber, scope: null, ...origin };
+    const { provider, scope } = await this.admit(device, request, base, terminalNumber);
+    await this.record({
+      ...base,
+      scope: scope ?? null,
+      action: 'session.replayed',
+      outcome: 'success',
+      sessionFingerprint: this.fingerprinter.fingerprint(stored.sessionId),
+      details: { provider: provider.spec.name, originalRequestId: stored.requestId },
+    });
+    return stored;
+  }
+
   /** Every check made before any outbound call; each refusal is audited. */
   private async admit(device: DevicePrincipal, request: SessionRequest, base: EventBase, terminalNumber: string | undefined): Promise<Admitted> {
     const deny = async (error: BrokerError, reason: string, scope: object | null = null): Promise<never> => {

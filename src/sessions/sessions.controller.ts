@@ -55,7 +55,11 @@ export class SessionsController {
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
       throw new ValidationError('Idempotency-Key must be 1 to 255 visible ASCII characters.');
     }
-    const session = await (idempotencyKey === undefined ? issue() : this.idempotency.run(device.deviceId, idempotencyKey, body, issue, deadlineAt));
+    // A replayed response is checked against the device's current bindings and policy, and audited.
+    const replay = (stored: IssuedSession) => this.issuer.replay(device, body, stored, auditOrigin(req));
+    const session = await (idempotencyKey === undefined
+      ? issue()
+      : this.idempotency.run(device.deviceId, idempotencyKey, body, issue, deadlineAt, replay));
     return dropIfAnswered(req, session);
   }
 
