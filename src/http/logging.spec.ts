@@ -1,5 +1,5 @@
 import pino from 'pino';
-import { REDACTED_PATHS } from './logging';
+import { REDACTED_PATHS, redactSessionPath } from './logging';
 
 describe('log redaction', () => {
   it('blanks authorization headers, passwords, sessionIds, tokens and private keys wherever they appear', () => {
@@ -17,5 +17,15 @@ describe('log redaction', () => {
       expect(out).not.toContain(secret);
     }
     expect(out).toContain('[redacted]');
+  });
+
+  it('blanks what follows /v1/sessions/ in unrouted paths, however the path is spelled', () => {
+    for (const url of ['/v1/sessions/abc', '/v1/%73essions/abc', '/V1/SESSIONS/abc', '//v1//sessions/abc', '/v1/%73%65ssions/abc']) {
+      expect(redactSessionPath(url)).toBe('/v1/sessions/[redacted]');
+    }
+    expect(redactSessionPath('/v1/%73essions/abc?x=1')).toBe('/v1/sessions/[redacted]?x=1');
+    expect(redactSessionPath('/v1/sessions')).toBe('/v1/sessions');
+    expect(redactSessionPath('/v1/admin/terminals?limit=5')).toBe('/v1/admin/terminals?limit=5');
+    expect(redactSessionPath('/v1/%E0%A4%A/x')).toBe('/v1/%E0%A4%A/x');
   });
 });

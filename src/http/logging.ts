@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyRequest } from 'fastify';
 import type { Params } from 'nestjs-pino';
 import pino, { type DestinationStream } from 'pino';
 import type { Config } from '../config/config.schema';
@@ -39,11 +40,49 @@ export const REDACTED_PATHS = [
   'VAULT_APPROLE_SECRET_ID',
 ];
 
-type RawRequest = IncomingMessage & { id?: string; deviceId?: string; terminalNumber?: string };
+type RawRequest = IncomingMessage & { id?: string; deviceId?: string; terminalNumber?: string; loggedUrl?: string };
 
-/** DELETE /v1/sessions/{sessionId} carries a live sessionId in its path: never log it. */
+/** Route parameters that carry a secret (DELETE /v1/sessions/:sessionId): never logged. */
+const SECRET_PARAMS = new Set(['sessionId']);
+
+/**
+ * The URL a request's log line shows, decided on the route the request reached (its pattern and
+ * parameters), not on how the client spelled the path: /v1/%73essions/<id> reaches the same route
+ * as /v1/sessions/<id>, and its sessionId must be blanked the same way. Called from an onRequest
+ * hook (app.factory.ts), when Fastify has matched the route.
+ */
+export function rememberLoggedUrl(request: FastifyRequest): void {
+  const pattern = request.routeOptions.url;
+  if (pattern === undefined || !pattern.includes(':')) return;
+  const params = (request.params ?? {}) as Record<string, unknown>;
+  let secret = false;
+  const path = pattern.replace(/:(\w+)/g, (_m, name: string) => {
+    if (SECRET_PARAMS.has(name)) {
+      secret = true;
+      return '[redacted]';
+    }
+    return encodeURIComponent(String(params[name] ?? ''));
+  });
+  if (!secret) return;
+  const q = request.url.indexOf('?');
+  (request.raw as RawRequest).loggedUrl = q < 0 ? path : path + request.url.slice(q);
+}
+
+/**
+ * Fallback for requests no route matched (404): a path that, decoded, starts with /v1/sessions/
+ * is blanked after that prefix, whatever its spelling (%73essions, //v1, upper case).
+ */
 export function redactSessionPath(url: string): string {
-  return url.replace(/^(\/v1\/sessions\/)[^?#]+/, '$1[redacted]');
+  const q = url.search(/[?#]/);
+  const path = q < 0 ? url : url.slice(0, q);
+  let decoded = path;
+  try {
+    decoded = decodeURIComponent(path);
+  } catch {
+    /* malformed escapes: match on the raw path */
+  }
+  if (!/^\/+v1\/+sessions\/+[^/]/i.test(decoded)) return url;
+  return '/v1/sessions/[redacted]' + (q < 0 ? '' : url.slice(q));
 }
 
 function completionFields(req: IncomingMessage, res: ServerResponse, fields: object): object {
@@ -89,7 +128,7 @@ export function loggerOptions(config: Config, destination: DestinationStream = b
         customErrorObject: (req: IncomingMessage, res: ServerResponse, _err: Error, fields: object) =>
           completionFields(req, res, fields),
         serializers: {
-          req: (req: { method: string; url: string }) => ({ method: req.method, url: redactSessionPath(req.url) }),
+          req: (req: { method: string; url: string; raw?: RawRequest }) => ({ method: req.method, url: req.raw?.loggedUrl ?? redactSessionPath(req.url) }),
           res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
         },
         customSuccessMessage: () => 'request completed',
