@@ -3,6 +3,7 @@ import { config as loadDotenv } from 'dotenv';
 import { Logger } from 'nestjs-pino';
 import { createApp } from '../app.factory';
 import { exitGracefullyOnSignals } from '../lifecycle/graceful-shutdown';
+import { MetricsServer } from '../metrics/metrics.controller';
 import { validateConfig } from '../config/config.schema';
 import { ensureLocalOperatorKey, localOperatorSettings } from '../operators/local-operator-key';
 import { createHypSandbox } from '../sandbox/hyp/hyp-sandbox';
@@ -75,6 +76,7 @@ async function main(): Promise<void> {
     [
       '',
       `  pos-session-broker (embedded) listening on ${base}`,
+      `  metrics (Prometheus): ${app.get(MetricsServer).url() ?? 'off (METRICS_PORT=off)'}/metrics`,
       `  Hyp sandbox:          ${sandboxUrl}`,
       `  other sandboxes:      Payroc ${providerSandboxes.payroc.apiUrl} (terminal ${t.payroc}),`,
       `                        embedded components ${providerSandboxes.terminals['embedded-components'].endpointUrl} (terminal ${t['embedded-components']}),`,

@@ -24,7 +24,8 @@ export interface BrokerProcess {
 export async function startBrokerProcess(port: number, env: Record<string, string>): Promise<BrokerProcess> {
   const child = spawn(process.execPath, [join(ROOT, 'dist/src/main.js')], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), ...env },
+    // Metrics on a free port: several brokers run side by side here.
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port), METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
