@@ -108,3 +108,42 @@ describe.each([
     await expectEveryIssuedAudited(h, [before, after]);
   });
 });
+
+describe('an audit write that ends after the deadline answered', () => {
+  let h: BrokerHarness;
+  let device: TestDevice;
+
+  beforeAll(async () => {
+    h = await BrokerHarness.start({ REQUEST_DEADLINE_MS: String(DEADLINE_MS) });
+    device = await h.enrollDevice();
+  });
+  afterAll(async () => {
+    await h.expectNoSecretsLeaked();
+    await h.close();
+  });
+
+  it('answers 503 without the sessionId, and the trail records the issuance and that it was withheld', async () => {
+    // The database turns slow exactly when the issuance is being recorded.
+    await h.db.query(`CREATE FUNCTION slow_issued() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.action = 'session.issued' THEN PERFORM pg_sleep(${(DEADLINE_MS + 1_000) / 1000}); END IF; RETURN NEW; END; $$`);
+    await h.db.query(`CREATE TRIGGER slow_issued BEFORE INSERT ON audit_event FOR EACH ROW EXECUTE FUNCTION slow_issued()`);
+    try {
+      const res = await timedIssue(h, device);
+      expectBoundedAnswer(res);
+      const requestId = String(res.body.requestId);
+      const until = Date.now() + 5_000;
+      let actions: string[] = [];
+      while (Date.now() < until) {
+        actions = (await h.auditEvents(requestId)).map((e) => e.action);
+        if (actions.includes('session.withheld')) break;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(actions).toEqual(['session.requested', 'session.issued', 'session.withheld']);
+      const [issued, withheld] = (await h.auditEvents(requestId)).slice(1);
+      expect(withheld).toMatchObject({ outcome: 'failed', reason: 'request-deadline', session_fingerprint: issued.session_fingerprint });
+    } finally {
+      await h.db.query('DROP TRIGGER slow_issued ON audit_event');
+    }
+    expect((await timedIssue(h, device)).status).toBe(201);
+  });
+});

@@ -48,9 +48,10 @@ export class SessionCloser {
     this.deadlineMs = config.values.REQUEST_DEADLINE_MS;
   }
 
-  async close(device: DevicePrincipal, sessionId: string, origin: AuditOrigin): Promise<void> {
+  /** `deadlineAt` (epoch ms): the request's one deadline, counted from its arrival (request-deadline.ts). */
+  async close(device: DevicePrincipal, sessionId: string, origin: AuditOrigin, deadlineAt = Date.now() + this.deadlineMs): Promise<void> {
     const started = performance.now();
-    const deadline = AbortSignal.timeout(this.deadlineMs);
+    const deadline = AbortSignal.timeout(Math.max(1, deadlineAt - Date.now()));
     const sessionFingerprint = this.fingerprinter.fingerprint(sessionId);
     const base: EventBase = { actorType: 'device', actorId: device.deviceId, sessionFingerprint, ...origin };
     const deny = async (error: BrokerError, reason: string, extra: Partial<EventBase> = {}): Promise<never> => {

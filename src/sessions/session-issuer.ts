@@ -177,6 +177,25 @@ export class SessionIssuer {
     return stored;
   }
 
+  /**
+   * The request deadline answered 503 before `session` (issued, or replayed, and recorded) could
+   * be handed out: recorded too, so the trail shows the device never received it.
+   */
+  async withheld(device: DevicePrincipal, session: IssuedSession, origin: AuditOrigin): Promise<void> {
+    await this.record({
+      actorType: 'device',
+      actorId: device.deviceId,
+      terminalNumber: session.terminalNumber,
+      scope: session.scope,
+      ...origin,
+      action: 'session.withheld',
+      outcome: 'failed',
+      reason: 'request-deadline',
+      sessionFingerprint: this.fingerprinter.fingerprint(session.sessionId),
+      details: { provider: session.provider, originalRequestId: session.requestId },
+    });
+  }
+
   /** Every check made before any outbound call; each refusal is audited. */
   private async admit(device: DevicePrincipal, request: SessionRequest, base: EventBase, terminalNumber: string | undefined): Promise<Admitted> {
     const deny = async (error: BrokerError, reason: string, scope: object | null = null): Promise<never> => {

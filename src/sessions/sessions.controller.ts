@@ -60,7 +60,12 @@ export class SessionsController {
     const session = await (idempotencyKey === undefined
       ? issue()
       : this.idempotency.run(device.deviceId, idempotencyKey, body, issue, deadlineAt, replay));
-    return dropIfAnswered(req, session);
+    if (answeredByDeadline(req)) {
+      // The device got a 503, not this session: the trail must say so next to its session.issued.
+      await this.issuer.withheld(device, session, auditOrigin(req)).catch(() => undefined);
+      throw lateResult();
+    }
+    return session;
   }
 
   @Delete(':sessionId')
@@ -72,8 +77,8 @@ export class SessionsController {
   @ApiProblems(400, 401, 403, 404, 409, 429, 502, 503, 504)
   async close(@CurrentDevice() device: DevicePrincipal, @Param('sessionId') sessionId: string, @Req() req: FastifyRequest): Promise<void> {
     if (!SESSION_ID.test(sessionId)) throw new ValidationError('The sessionId is malformed.');
-    await this.closer.close(device, sessionId, auditOrigin(req));
-    dropIfAnswered(req, undefined);
+    await this.closer.close(device, sessionId, auditOrigin(req), deadlineOf(req, this.config.values.REQUEST_DEADLINE_MS));
+    if (answeredByDeadline(req)) throw lateResult();
   }
 }
 
@@ -81,7 +86,6 @@ export class SessionsController {
  * The request deadline already answered 503 (a dependency hung): the late result must not be sent
  * a second time. Thrown, it ends in the problem filter, which sends nothing on a sent reply.
  */
-function dropIfAnswered<T>(req: FastifyRequest, result: T): T {
-  if (answeredByDeadline(req)) throw new DependencyUnavailableError('The request deadline passed before the answer was ready.');
-  return result;
+function lateResult(): DependencyUnavailableError {
+  return new DependencyUnavailableError('The request deadline passed before the answer was ready.');
 }
