@@ -1,4 +1,8 @@
+import { NestFactory } from '@nestjs/core';
 import { request } from 'undici';
+import { AppModule } from '../src/app.module';
+import { MetricsServer } from '../src/metrics/metrics.controller';
+import { LogCapture } from './support/log-capture';
 import { BrokerHarness } from './support/broker-harness';
 
 /**
@@ -49,6 +53,15 @@ describe('routes matched by pattern, not by the raw URL', () => {
       expect([path, res.statusCode]).toEqual([path, 404]);
     }
     expect(await h.metrics()).toMatch(/^# HELP /m);
+  });
+
+  it('does not open the metrics port for a CLI command (application context without HTTP)', async () => {
+    const ctx = await NestFactory.createApplicationContext(AppModule.forRoot({ env: h.appEnv, logDestination: new LogCapture() }), { logger: false });
+    try {
+      expect(ctx.get(MetricsServer).url()).toBeUndefined();
+    } finally {
+      await ctx.close();
+    }
   });
 });
 
