@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
+import { createPublicKey, generateKeyPairSync, randomBytes, randomUUID, type KeyObject } from 'node:crypto';
 import { Client } from 'pg';
 import { DatabaseConnection } from '../src/database/database-connection';
 import { migrate } from '../src/database/database.module';
@@ -10,14 +10,19 @@ export interface BenchFleet {
   databaseName: string;
   /** Secret-store path → fields, to be written into Vault. */
   secrets: Record<string, Record<string, string>>;
-  terminals: Array<{ number: string; user: string; password: string }>;
+  terminals: Array<{ id: string; number: string; user: string; password: string }>;
   devices: Array<{ id: string; keyId: string; privateKey: KeyObject; terminal: string }>;
   drop(): Promise<void>;
 }
 
-/** A fresh database with the broker's schema, N terminals and M devices bound round-robin. */
-export async function createFleet(terminalCount: number, deviceCount: number): Promise<BenchFleet> {
-  const databaseName = `psb_bench_${Date.now()}`;
+/**
+ * A fresh database with the broker's schema, N terminals (numbered from `numberPrefix`, so two
+ * fleets share a secret store without clashing) and M devices bound round-robin, each device with
+ * a key of its own. Rows go in with one INSERT ... unnest per table and chunk, so a
+ * fleet of 100,000 devices is set up in seconds (as an operator's bulk import would).
+ */
+export async function createFleet(terminalCount: number, deviceCount: number, numberPrefix = '088'): Promise<BenchFleet> {
+  const databaseName = `psb_bench_${Date.now()}_${randomBytes(3).toString('hex')}`;
   const admin = new Client({ connectionString: ADMIN_URL });
   await admin.connect();
   await admin.query(`CREATE DATABASE ${databaseName}`);
@@ -31,7 +36,8 @@ export async function createFleet(terminalCount: number, deviceCount: number): P
   await connection.close();
 
   const terminals = Array.from({ length: terminalCount }, (_, i) => ({
-    number: `08800000${String(i).padStart(2, '0')}`,
+    id: randomUUID(),
+    number: `${numberPrefix}${String(i).padStart(10 - numberPrefix.length, '0')}`,
     user: `bench-merchant-${i}`,
     password: randomBytes(12).toString('base64url'),
   }));
@@ -42,30 +48,34 @@ export async function createFleet(terminalCount: number, deviceCount: number): P
 
   const db = new Client({ connectionString: databaseUrl });
   await db.connect();
-  const terminalIds: string[] = [];
-  for (const t of terminals) {
-    const id = randomUUID();
-    terminalIds.push(id);
+  for (const chunk of chunks(terminals, 5_000)) {
     await db.query(
-      `INSERT INTO terminal (id, terminal_number, label, provider, endpoint_url, credential_ref) VALUES ($1, $2, $3, 'hyp', 'http://placeholder', $4)`,
-      [id, t.number, `bench ${t.number}`, `merchants/${t.number}`],
+      `INSERT INTO terminal (id, terminal_number, label, provider, endpoint_url, credential_ref)
+       SELECT id, n, 'bench ' || n, 'hyp', 'http://placeholder', 'merchants/' || n FROM unnest($1::uuid[], $2::varchar[]) AS t(id, n)`,
+      [chunk.map((t) => t.id), chunk.map((t) => t.number)],
     );
   }
   const policy = { allowUnscoped: false, allowed: [{ command: 'doDeal', validation: 'AutoComm', transactionType: 'Credit' }] };
   const devices: BenchFleet['devices'] = [];
   for (let i = 0; i < deviceCount; i++) {
-    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const id = randomUUID();
-    const keyId = randomUUID();
-    const t = i % terminalCount;
-    await db.query(`INSERT INTO device (id, name, status, policy) VALUES ($1, $2, 'active', $3)`, [id, `bench-pos-${i}`, policy]);
-    await db.query(`INSERT INTO device_key (id, device_id, alg, public_jwk) VALUES ($1, $2, 'ES256', $3)`, [
-      keyId,
-      id,
-      publicKey.export({ format: 'jwk' }),
-    ]);
-    await db.query(`INSERT INTO device_terminal (device_id, terminal_id) VALUES ($1, $2)`, [id, terminalIds[t]]);
-    devices.push({ id, keyId, privateKey, terminal: terminals[t].number });
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    devices.push({ id: randomUUID(), keyId: randomUUID(), privateKey, terminal: terminals[i % terminalCount].number });
+  }
+  for (const chunk of chunks(devices.map((d, i) => ({ d, i })), 5_000)) {
+    await db.query('BEGIN');
+    await db.query(
+      `INSERT INTO device (id, name, status, policy) SELECT id, 'bench-pos-' || i, 'active', $3::jsonb FROM unnest($1::uuid[], $2::int[]) AS d(id, i)`,
+      [chunk.map((c) => c.d.id), chunk.map((c) => c.i), policy],
+    );
+    await db.query(
+      `INSERT INTO device_key (id, device_id, alg, public_jwk) SELECT id, device_id, 'ES256', jwk FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[]) AS k(id, device_id, jwk)`,
+      [chunk.map((c) => c.d.keyId), chunk.map((c) => c.d.id), chunk.map((c) => JSON.stringify(createPublicKey(c.d.privateKey).export({ format: 'jwk' })))],
+    );
+    await db.query(
+      `INSERT INTO device_terminal (device_id, terminal_id) SELECT * FROM unnest($1::uuid[], $2::uuid[])`,
+      [chunk.map((c) => c.d.id), chunk.map((c) => terminals[c.i % terminalCount].id)],
+    );
+    await db.query('COMMIT');
   }
   await db.end();
 
@@ -82,6 +92,12 @@ export async function createFleet(terminalCount: number, deviceCount: number): P
       await a.end();
     },
   };
+}
+
+function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
 }
 
 /** How many of these request ids have no `session.issued` audit event. */

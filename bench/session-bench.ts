@@ -20,10 +20,14 @@ import { median, runLoad, type RunResult } from './load';
 import { startPerfAnchor, type PerfAnchor } from './anchor';
 import { startNode, waitForReady, type Proc } from './processes';
 import { summariseProfile } from './profile-summary';
-import { writeBenchmarkSection } from './report';
+import { writeBenchmarkSection, type BrokerMemory, type FleetComparison } from './report';
 import { startVaultDouble, type VaultDouble } from '../test/support/vault-double';
 
 const quick = process.argv.includes('--quick');
+/** `--devices N`: also run a fleet of N devices over FLEET_TERMINALS terminals, compared with the 100-device run. */
+const fleetDevices = Number(argValue('--devices') ?? 0);
+const FLEET_TERMINALS = 5_000;
+const FLEET_PORT = 18084;
 const CONNECTIONS = 50;
 const DEVICES = 100;
 const TERMINALS = 20;
@@ -48,17 +52,21 @@ interface AnchorRun extends RunResult {
 let expectedRate = 4000;
 /** Request ids of every 201 the load generator received, checked against the audit trail at the end. */
 const issuedRequestIds: string[] = [];
+/** The same, per database (the fleet run has a database of its own). */
+const issuedByDatabase = new Map<string, string[]>();
 
-function tokenPool(fleet: BenchFleet, count: number): string[] {
+/** Pre-signed requests, each from a device drawn at random, so that in a large fleet caches miss as they would. */
+function requestPool(fleet: BenchFleet, count: number): Array<{ authorization: string; body: string }> {
   const now = Math.floor(Date.now() / 1000);
-  return Array.from({ length: count }, (_, i) => {
-    const d = fleet.devices[i % fleet.devices.length];
-    return sign({ jti: randomUUID(), iat: now, exp: now + 290 }, d.privateKey, {
+  return Array.from({ length: count }, () => {
+    const d = fleet.devices[Math.floor(Math.random() * fleet.devices.length)];
+    const token = sign({ jti: randomUUID(), iat: now, exp: now + 290 }, d.privateKey, {
       algorithm: 'ES256',
       keyid: d.keyId,
       subject: d.id,
       audience: AUDIENCE,
     });
+    return { authorization: `Bearer ${token}`, body: JSON.stringify({ terminalNumber: d.terminal, scope: SCOPE }) };
   });
 }
 
@@ -77,6 +85,7 @@ function brokerEnv(fleet: BenchFleet, port: number): Record<string, string> {
     VAULT_ADDR: vault.url,
     VAULT_TOKEN: vault.rootToken,
     DEVICE_JWT_AUDIENCE: AUDIENCE,
+    METRICS_PORT: String(metricsPort(port)),
     // As in production with several instances: rate limits and jti replay refusal shared in Redis.
     REDIS_URL: process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379',
     // The bench measures cost per session, not the limits: lift them out of the way.
@@ -88,8 +97,7 @@ function brokerEnv(fleet: BenchFleet, port: number): Record<string, string> {
 
 async function brokerRun(label: string, fleet: BenchFleet, broker: Proc, port: number, durationS: number, rate?: number): Promise<BrokerRun> {
   const poolSize = Math.ceil((rate ?? expectedRate) * durationS * 1.6) + 1000;
-  const tokens = tokenPool(fleet, poolSize);
-  const bodies = fleet.devices.map((d) => JSON.stringify({ terminalNumber: d.terminal, scope: SCOPE }));
+  const requests = requestPool(fleet, poolSize);
   const cpu0 = broker.cpuSeconds();
   const pg0 = await pgCounters(fleet.databaseUrl, fleet.databaseName);
   const result = await runLoad({
@@ -100,11 +108,17 @@ async function brokerRun(label: string, fleet: BenchFleet, broker: Proc, port: n
     durationS,
     overallRate: rate,
     okStatus: 201,
-    onOk: (body) => issuedRequestIds.push((JSON.parse(body) as { requestId: string }).requestId),
-    next: (i) => ({
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[i % tokens.length]}` },
-      body: bodies[i % bodies.length],
-    }),
+    onOk: (body) => {
+      const id = (JSON.parse(body) as { requestId: string }).requestId;
+      issuedRequestIds.push(id);
+      let ids = issuedByDatabase.get(fleet.databaseUrl);
+      if (!ids) issuedByDatabase.set(fleet.databaseUrl, (ids = []));
+      ids.push(id);
+    },
+    next: (i) => {
+      const r = requests[i % requests.length];
+      return { headers: { 'content-type': 'application/json', authorization: r.authorization }, body: r.body };
+    },
   });
   const cpu1 = broker.cpuSeconds();
   await new Promise((r) => setTimeout(r, 600)); // let Postgres publish its counters
@@ -259,8 +273,15 @@ async function main(): Promise<void> {
       await broker2.stop();
     }
 
+    let fleetResult: FleetComparison | undefined;
+    if (fleetDevices > 0) {
+      if (!anchor) log('fleet run skipped: it needs the perf anchor\'s gateway stub (any terminal, any credentials)');
+      else fleetResult = await fleetComparison(fleet, broker, procs, gateway.url.href);
+    }
+
     await new Promise((r) => setTimeout(r, 500));
-    const missing = await missingIssuedEvents(fleet.databaseUrl, issuedRequestIds);
+    let missing = fleetResult?.missing ?? 0;
+    for (const [databaseUrl, ids] of issuedByDatabase) missing += await missingIssuedEvents(databaseUrl, ids);
     const issued = issuedRequestIds.length - missing;
     const nonOk = [...brokers, openBroker].reduce((s, b) => s + b.non2xx + b.errors, 0);
     const summary = {
@@ -284,7 +305,7 @@ async function main(): Promise<void> {
       issued,
       totalOk: issuedRequestIds.length,
     };
-    writeBenchmarkSection({ quick, floors, brokers, anchors, summary, scaleOut, profile, anchorFound: anchor !== undefined, machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}` });
+    writeBenchmarkSection({ quick, floors, brokers, anchors, summary, scaleOut, profile, fleet: fleetResult, anchorFound: anchor !== undefined, machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}` });
     const auditOk = missing === 0 ? `all ${issuedRequestIds.length} 201s have their issued audit event` : `MISSING: ${missing} of ${issuedRequestIds.length} 201s have no issued audit event`;
     log(auditOk);
     const ratios = anchor
@@ -301,6 +322,75 @@ async function main(): Promise<void> {
     await vault.close();
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * The same load on a fleet of `fleetDevices` devices over FLEET_TERMINALS terminals (each request
+ * from a random device, so the device-key, terminal and secret caches miss as in a real fleet),
+ * interleaved with the 100-device broker, and the memory each broker holds afterwards.
+ */
+async function fleetComparison(small: BenchFleet, smallBroker: Proc, procs: Proc[], gatewayUrl: string): Promise<FleetComparison> {
+  const t0 = Date.now();
+  log(`fleet: enrolling ${fleetDevices} devices over ${FLEET_TERMINALS} terminals (bulk SQL)`);
+  const large = await createFleet(FLEET_TERMINALS, fleetDevices, '089');
+  const enrollSeconds = (Date.now() - t0) / 1000;
+  try {
+    for (const [path, data] of Object.entries(large.secrets)) vault.writeSecret('secret', path, data);
+    await pointTerminalsAt(large.databaseUrl, gatewayUrl);
+    const largeBroker = startNode('src/main.js', brokerEnv(large, FLEET_PORT));
+    procs.push(largeBroker);
+    await waitForReady(`http://127.0.0.1:${FLEET_PORT}/health/ready`);
+    await brokerRun('fleet warm-up', large, largeBroker, FLEET_PORT, WARMUP_S);
+    const smallRuns: BrokerRun[] = [];
+    const largeRuns: BrokerRun[] = [];
+    for (let r = 1; r <= ROUNDS; r++) {
+      const s = await brokerRun(`${small.devices.length} devices ${r}`, small, smallBroker, BROKER_PORTS[0], DURATION_S);
+      smallRuns.push(s);
+      log(`${line(s)}, ${fmt(s.cpuUsPerSession, 0)} µs CPU/session`);
+      const l = await brokerRun(`${fleetDevices} devices ${r}`, large, largeBroker, FLEET_PORT, DURATION_S);
+      largeRuns.push(l);
+      log(`${line(l)}, ${fmt(l.cpuUsPerSession, 0)} µs CPU/session`);
+    }
+    const memory = {
+      small: await brokerMemory(smallBroker, BROKER_PORTS[0]),
+      large: await brokerMemory(largeBroker, FLEET_PORT),
+    };
+    await largeBroker.stop();
+    // Checked before the fleet's database goes: every 201 has its issued event there too.
+    const missing = await missingIssuedEvents(large.databaseUrl, issuedByDatabase.get(large.databaseUrl) ?? []);
+    issuedByDatabase.delete(large.databaseUrl);
+    return { devices: fleetDevices, terminals: FLEET_TERMINALS, small: smallRuns, large: largeRuns, memory, enrollSeconds, missing };
+  } finally {
+    await large.drop();
+  }
+}
+
+/** Peak RSS from /proc and the V8 heap in use from the broker's own Prometheus metrics. */
+async function brokerMemory(proc: Proc, port: number): Promise<BrokerMemory> {
+  let heapUsedMiB = NaN;
+  for (const url of [`http://127.0.0.1:${metricsPort(port)}/metrics`, `http://127.0.0.1:${port}/metrics`]) {
+    try {
+      const res = await fetch(url);
+      if (!res.ok) continue;
+      const m = /^nodejs_heap_size_used_bytes (\S+)$/m.exec(await res.text());
+      if (m) {
+        heapUsedMiB = Number(m[1]) / 2 ** 20;
+        break;
+      }
+    } catch {
+      /* metrics served on the other port */
+    }
+  }
+  return { peakRssMiB: proc.peakRssMiB(), heapUsedMiB };
+}
+
+function metricsPort(port: number): number {
+  return port + 100;
+}
+
+function argValue(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
 }
 
 function line(r: RunResult): string {
