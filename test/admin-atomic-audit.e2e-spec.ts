@@ -9,6 +9,7 @@ import { createApp } from '../src/app.factory';
 import { DatabaseConnection } from '../src/database/database-connection';
 import { BrokerHarness, SECOND_TERMINAL, TERMINAL, type HttpResult } from './support/broker-harness';
 import { LogCapture } from './support/log-capture';
+import { TcpProxy } from './support/tcp-proxy';
 
 const POLICY = { allowUnscoped: false, allowed: [{ command: 'doDeal', validation: 'AutoComm', transactionType: 'Credit' }] };
 const OTHER_POLICY = { allowUnscoped: true, allowed: [] };
@@ -255,6 +256,33 @@ describe('admin changes commit with their audit event, or not at all', () => {
       expect((await call('POST', '/v1/admin/devices', { ...device, name: 'embedded-pos-2' })).status).toBe(409);
     } finally {
       await embedded.close();
+    }
+  });
+
+  it('answers 503 problem+json, never 500, and changes nothing when the database is down', async () => {
+    const proxy = new TcpProxy('127.0.0.1', 5432);
+    await proxy.start();
+    const viaProxy = await BrokerHarness.start({}, (url) => {
+      const u = new URL(url);
+      u.port = String(proxy.port);
+      return u.toString();
+    });
+    try {
+      const NUMBER = '0882819400';
+      const body = { terminalNumber: NUMBER, label: 'Outage', endpointUrl: 'https://gw.example/o', credentialRef: `hyp/${NUMBER}` };
+      const token = viaProxy.operatorToken(['admin'], { subject: 'frank@example.com' });
+      const down = proxy.restart(1_500);
+      const res = await viaProxy.send('POST', '/v1/admin/terminals', body, { authorization: `Bearer ${token}` });
+      await down;
+      expect(res.status).toBe(503);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(await viaProxy.db.query('SELECT 1 FROM terminal WHERE terminal_number = $1', [NUMBER])).toEqual([]);
+      const again = await viaProxy.send('POST', '/v1/admin/terminals', body, { authorization: `Bearer ${token}` });
+      expect(again.status).toBe(201);
+      expect((await viaProxy.auditEvents(String(again.headers['x-request-id']))).map((e) => e.action)).toEqual(['terminal.created']);
+    } finally {
+      await viaProxy.close();
+      await proxy.stop();
     }
   });
 });

@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { AuditUnavailableError, BrokerError } from '../common/errors';
+import { AuditUnavailableError, BrokerError, DependencyUnavailableError } from '../common/errors';
 import { PrismaService } from '../database/prisma.service';
 import type { Prisma } from '../generated/prisma/client';
 import type { AuditEventInput } from './audit-event';
@@ -40,8 +40,10 @@ export class AuditTransactions {
    * written rolls the change back too and rejects with AuditUnavailableError (503).
    */
   async run<T>(work: (tx: TxClient) => Promise<AuditedResult<T>>, tx?: TxClient): Promise<T> {
+    let started = false;
     let auditing = false;
     const inTx = async (t: TxClient): Promise<T> => {
+      started = true;
       const { result, event } = await work(t);
       auditing = true;
       await this.insert(t, event);
@@ -51,8 +53,11 @@ export class AuditTransactions {
     try {
       return await this.prisma.$transaction(inTx);
     } catch (err) {
+      if (err instanceof BrokerError) throw err;
       // A commit that fails after the event was inserted: nothing was written, event included.
-      if (auditing && !(err instanceof BrokerError)) throw this.unavailable(err);
+      if (auditing) throw this.unavailable(err);
+      // No connection to run the transaction on (database down, pool exhausted): nothing done.
+      if (!started) throw new DependencyUnavailableError('The database is unavailable; the change was not made. Retry later.', 5, { cause: err });
       throw err;
     }
   }
