@@ -10,6 +10,7 @@ import { BootstrapModule } from './bootstrap/bootstrap.module';
 import { BrokerConfigModule } from './config/config.module';
 import { validateConfig } from './config/config.schema';
 import { DatabaseModule } from './database/database.module';
+import { EnrollmentModule } from './enrollment/enrollment.module';
 import { HealthModule } from './health/health.module';
 import { loggerOptions } from './http/logging';
 import { ProblemDetailsFilter } from './http/problem-details.filter';
@@ -47,6 +48,7 @@ export class AppModule {
         HealthModule,
         OperatorsModule,
         AdminModule,
+        EnrollmentModule,
         SessionsModule,
         ...(config.BOOTSTRAP_ENROLLMENT ? [BootstrapModule] : []),
       ],
