@@ -54,6 +54,8 @@ describe('auditor API over HTTP (Postgres)', () => {
       ['GET', '/v1/audit/events/export?format=csv', null],
       ['GET', '/v1/audit/stats', null],
       ['GET', '/v1/audit/verify', null],
+      ['GET', '/v1/audit/signing-keys', null],
+      ['GET', '/v1/audit/seals', null],
       ['POST', '/v1/audit/sessions/lookup', { sessionId: 'x' }],
     ];
 
@@ -82,7 +84,7 @@ describe('auditor API over HTTP (Postgres)', () => {
       const res = await get('/openapi.json', undefined);
       expect(res.status).toBe(200);
       const paths = res.body.paths as Record<string, Record<string, { security?: unknown; parameters?: Array<{ name: string }> }>>;
-      for (const path of ['/v1/audit/events', '/v1/audit/events/export', '/v1/audit/stats', '/v1/audit/verify']) {
+      for (const path of ['/v1/audit/events', '/v1/audit/events/export', '/v1/audit/stats', '/v1/audit/verify', '/v1/audit/signing-keys', '/v1/audit/seals']) {
         expect(paths[path].get.security).toEqual([{ bearer: [] }]);
       }
       expect(paths['/v1/audit/sessions/lookup'].post.security).toEqual([{ bearer: [] }]);

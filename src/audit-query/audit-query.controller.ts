@@ -3,6 +3,7 @@ import { ApiBearerAuth, ApiBody, ApiOperation, ApiProduces, ApiQuery, ApiTags } 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { VerifyReport } from '../audit-seal/audit-verifier';
 import { auditOrigin } from '../http/audit-origin';
+import { ApiProblems } from '../http/openapi';
 import { ZodBodyPipe } from '../http/zod-body.pipe';
 import { CurrentOperator } from '../operators/current-operator.decorator';
 import type { OperatorPrincipal } from '../operators/operator';
@@ -14,6 +15,8 @@ import {
   exportQuerySchema,
   type ListQuery,
   listQuerySchema,
+  type SealsQuery,
+  sealsQuerySchema,
   type SessionLookup,
   sessionLookupSchema,
   type StatsQuery,
@@ -21,7 +24,7 @@ import {
   type VerifyQuery,
   verifyQuerySchema,
 } from './audit-query.schema';
-import { AuditQueryService, type EventPage, type SessionLookupResult, type StatsReport } from './audit-query.service';
+import { AuditQueryService, type EventPage, type SessionLookupResult, type SigningKeySet, type StatsReport } from './audit-query.service';
 import { ZodQueryPipe } from './zod-query.pipe';
 
 /**
@@ -34,6 +37,7 @@ import { ZodQueryPipe } from './zod-query.pipe';
 @Controller('v1/audit')
 @UseGuards(OperatorAuthGuard)
 @RequireRoles('auditor')
+@ApiProblems(401, 403, 429)
 export class AuditQueryController {
   constructor(private readonly service: AuditQueryService) {}
 
@@ -97,6 +101,38 @@ export class AuditQueryController {
     @Req() req: FastifyRequest,
   ): Promise<SessionLookupResult> {
     return this.service.lookupSession(body.sessionId, operator, auditOrigin(req));
+  }
+
+  @Get('signing-keys')
+  @Header('cache-control', 'no-store')
+  @ApiOperation({
+    summary: 'Every public key that ever signed seals, as a JWK Set: kid (RFC 7638 thumbprint), alg, use "sig", validFrom, validTo',
+  })
+  signingKeys(@CurrentOperator() operator: OperatorPrincipal, @Req() req: FastifyRequest): Promise<SigningKeySet> {
+    return this.service.signingKeys(operator, auditOrigin(req));
+  }
+
+  @Get('seals')
+  @ApiOperation({
+    summary: 'The seals over [from, to) as NDJSON, oldest first: seq, period, event count, events digest, previous hash, kid, signature',
+  })
+  @ApiQuery({ name: 'from', required: false, description: 'ISO-8601 instant; seals whose events reach it or later' })
+  @ApiQuery({ name: 'to', required: false, description: 'ISO-8601 instant; seals whose events start before it' })
+  @ApiProduces('application/x-ndjson')
+  @ApiProblems(400)
+  async seals(
+    @Query(new ZodQueryPipe(sealsQuerySchema)) query: SealsQuery,
+    @CurrentOperator() operator: OperatorPrincipal,
+    @Req() req: FastifyRequest,
+    @Res() reply: FastifyReply,
+  ): Promise<void> {
+    const download = await this.service.exportSeals(query, operator, auditOrigin(req));
+    await reply
+      .header('content-type', download.contentType)
+      .header('content-disposition', `attachment; filename="${download.filename}"`)
+      .header('cache-control', 'no-store')
+      .header('x-content-type-options', 'nosniff')
+      .send(download.stream);
   }
 
   @Get('verify')

@@ -57,6 +57,10 @@ export type StatsQuery = z.infer<typeof statsQuerySchema>;
 export const verifyQuerySchema = z.strictObject({ from: instant.optional(), to: instant.optional() }).refine(rangeInOrder, rangeMessage);
 export type VerifyQuery = z.infer<typeof verifyQuerySchema>;
 
+/** Seals whose events' time span meets [from, to), as verify selects them. */
+export const sealsQuerySchema = verifyQuerySchema;
+export type SealsQuery = VerifyQuery;
+
 /** The sessionId travels in the body only: never in a URL, so never in an access log. */
 export const sessionLookupSchema = z.strictObject({ sessionId: z.string().min(1).max(512) });
 export type SessionLookup = z.infer<typeof sessionLookupSchema>;

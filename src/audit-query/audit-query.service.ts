@@ -2,16 +2,21 @@ import { Injectable } from '@nestjs/common';
 import type { AuditOrigin } from '../audit/audit-event';
 import { AuditTrail } from '../audit/audit-trail';
 import { SessionFingerprinter } from '../audit/session-fingerprint';
+import { Readable } from 'node:stream';
 import { AuditVerifier, type VerifyReport } from '../audit-seal/audit-verifier';
+import { sealExportLine } from '../audit-seal/seal-check';
+import type { SealPublicJwk } from '../audit-seal/seal-keys';
+import { SealRepository } from '../audit-seal/seal.repository';
 import { type AuditEventView, type EventRow, positionOf, toView } from '../audit-seal/event-row';
 import { NotFoundError, ValidationError } from '../common/errors';
 import { type CursorPosition, decodeCursor, encodeCursor } from './audit-cursor';
 import { AuditEventRepository, type StatsRow } from './audit-event.repository';
-import { EXPORT_CONTENT_TYPES, type ExportFormat, exportStream } from './audit-export';
+import { EXPORT_CONTENT_TYPES, type ExportFormat, exportStream, readAhead } from './audit-export';
 import {
   type AuditFilters,
   type ExportQuery,
   type ListQuery,
+  type SealsQuery,
   STATS_MAX_SPAN_MS,
   type StatsQuery,
   type VerifyQuery,
@@ -53,6 +58,13 @@ export interface EventExport {
 }
 
 const EXPORT_BATCH = 5_000;
+/** Seals per read of the seal export (a seal of 10,000 events carries 80 kB of locators). */
+const SEAL_BATCH = 50;
+
+/** The signing keys as a JWK Set (RFC 7517), each with its validity period. */
+export interface SigningKeySet {
+  keys: SealPublicJwk[];
+}
 
 /**
  * The auditor's reads of the trail. Every read is itself recorded (PCI DSS 10.2.1.3: access to
@@ -65,6 +77,7 @@ export class AuditQueryService {
     private readonly audit: AuditTrail,
     private readonly fingerprinter: SessionFingerprinter,
     private readonly verifier: AuditVerifier,
+    private readonly seals: SealRepository,
   ) {}
 
   async list(q: ListQuery, who: Auditor, origin: AuditOrigin): Promise<EventPage> {
@@ -134,6 +147,38 @@ export class AuditQueryService {
     return report;
   }
 
+  /** Every public key that ever signed seals: what an auditor needs to check them without the broker. */
+  async signingKeys(who: Auditor, origin: AuditOrigin): Promise<SigningKeySet> {
+    const keys = await this.seals.signingKeys();
+    await this.recordAccess('audit.signing-keys.read', who, origin, { keys: keys.map((k) => k.kid) });
+    return { keys };
+  }
+
+  /** The seals whose events' span meets [from, to), oldest first, as NDJSON; recorded when it starts. */
+  async exportSeals(q: SealsQuery, who: Auditor, origin: AuditOrigin): Promise<EventExport> {
+    const startedAt = new Date().toISOString();
+    const range = await this.seals.seqRange(q.from, q.to);
+    await this.recordAccess('audit.seals.exported', who, origin, {
+      from: q.from ?? null,
+      to: q.to ?? null,
+      firstSealSeq: range ? String(range.first) : null,
+      lastSealSeq: range ? String(range.last) : null,
+    });
+    const repo = this.seals;
+    async function* lines(): AsyncGenerator<string> {
+      if (!range) return;
+      for await (const batch of readAhead(sealBatches(repo, range.first, range.last))) {
+        yield batch.map((seal) => `${JSON.stringify(sealExportLine(seal))}\n`).join('');
+      }
+    }
+    const compact = (iso: string) => iso.replace(/[-:]/g, '').replace(/\.\d{3}Z$/, 'Z');
+    return {
+      filename: `audit-seals-${q.from ? compact(q.from) : 'beginning'}-${compact(q.to ?? startedAt)}.ndjson`,
+      contentType: EXPORT_CONTENT_TYPES.ndjson,
+      stream: Readable.from(lines(), { objectMode: false, highWaterMark: 64 * 1024 }),
+    };
+  }
+
   private async *batches(filters: AuditFilters): AsyncGenerator<EventRow[]> {
     let after: CursorPosition | undefined;
     for (;;) {
@@ -146,6 +191,14 @@ export class AuditQueryService {
 
   private recordAccess(action: string, who: Auditor, origin: AuditOrigin, details: object, outcome: 'success' | 'failed' = 'success') {
     return this.audit.record({ action, outcome, actorType: 'operator', actorId: who.subject, ...origin, details });
+  }
+}
+
+async function* sealBatches(repo: SealRepository, first: bigint, last: bigint) {
+  for (let start = first; start <= last; start += BigInt(SEAL_BATCH)) {
+    const end = start + BigInt(SEAL_BATCH) - 1n < last ? start + BigInt(SEAL_BATCH) - 1n : last;
+    const batch = await repo.seals(start, end);
+    if (batch.length > 0) yield batch;
   }
 }
 

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
 import { GENESIS_HASH, SEAL_VERSION, SealedEvents, sealHash, type SealHeader } from './seal-format';
 import { SealRepository, type StoredSeal } from './seal.repository';
+import type { SealSigningKey } from './seal-keys';
 import { SealSigner } from './seal-signer';
 
 export interface SealSummary {
@@ -21,6 +22,8 @@ export interface SealSummary {
 @Injectable()
 export class AuditSealer {
   private readonly maxEvents: number;
+  /** The key this instance last published as current (activateKey), so it is activated once. */
+  private activeKid: string | undefined;
 
   constructor(
     private readonly repo: SealRepository,
@@ -72,8 +75,33 @@ export class AuditSealer {
       sealedAt: new Date().toISOString(),
     };
     const hash = sealHash(header);
-    const seal: StoredSeal = { ...header, hash, keyId: this.signer.keyId, signature: this.signer.sign(hash), locators: parts.locators };
-    if (!(await this.repo.insertSeal(seal))) return null;
+    const key = await this.currentKey();
+    const seal: StoredSeal = { ...header, hash, kid: key.kid, alg: key.alg, signature: key.sign(hash), locators: parts.locators };
+    if (!(await this.repo.insertSeal(seal))) {
+      // Another instance sealed first, or (rarely) rotated the key since: check it is still current.
+      await this.activate(key);
+      return null;
+    }
     return { seq: seal.seq, firstEventId: seal.firstEventId, lastEventId: seal.lastEventId, eventCount: seal.eventCount, hash };
+  }
+
+  /** The signing key from the secret store, published (and older keys retired) the first time it is used. */
+  private async currentKey(): Promise<SealSigningKey> {
+    const key = await this.signer.signingKey();
+    if (key.kid !== this.activeKid) {
+      await this.activate(key);
+      this.activeKid = key.kid;
+    }
+    return key;
+  }
+
+  private async activate(key: SealSigningKey): Promise<void> {
+    const state = await this.repo.activateKey(key, new Date().toISOString());
+    if (!state.active) {
+      this.activeKid = undefined;
+      // Never sign with a replaced key: the secret store still serves it to this instance (a cache
+      // not yet refreshed, or the old key written back). Sealing resumes once it serves the new one.
+      throw new Error(`the audit seal key ${key.kid} was replaced at ${String(state.validTo)}; not sealing until the secret store serves the current key`);
+    }
   }
 }

@@ -1,30 +1,13 @@
-import { createHash } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { RateLimitedError } from '../common/errors';
 import type { EventRow } from './event-row';
-import { GENESIS_HASH, LOCATOR_BYTES, SEAL_VERSION, expectedIds, rowHash, sealHash, type SealHeader } from './seal-format';
+import { checkSealEvents, checkSealLink, checkSealSignature, type ChainLink, type HashedEvent, type VerifyProblem } from './seal-check';
+import { GENESIS_HASH, HMAC_SEAL_VERSION, rowHash } from './seal-format';
+import { type SealVerificationKey, verificationKeyFromJwk } from './seal-keys';
 import { SealRepository, type StoredSeal } from './seal.repository';
 import { SealSigner } from './seal-signer';
 
-export type VerifyProblemKind =
-  | 'missing-seal'
-  | 'broken-link'
-  | 'altered-seal'
-  | 'unsupported-version'
-  | 'unknown-key'
-  | 'bad-signature'
-  | 'missing-event'
-  | 'altered-event'
-  | 'unexpected-event';
-
-export interface VerifyProblem {
-  kind: VerifyProblemKind;
-  /** The seal where the chain first fails. */
-  sealSeq: string;
-  /** The event, when one can be named. */
-  eventId?: string;
-  detail: string;
-}
+export type { VerifyProblem, VerifyProblemKind } from './seal-check';
 
 export interface VerifyReport {
   ok: boolean;
@@ -80,18 +63,20 @@ export class AuditVerifier {
 
     const [seqs, newest] = await Promise.all([this.repo.seqRange(range.from, range.to), this.newestSeal()]);
     report.newestSeal = newest;
-    if (newest) report.unsealedEvents = await this.repo.countEventsAfter(BigInt(newest.lastEventId));
+    // Before the first seal every event is unsealed: counted from id 0, not left at 0.
+    report.unsealedEvents = await this.repo.countEventsAfter(newest ? BigInt(newest.lastEventId) : 0n);
     if (!seqs) return report;
+    const keys = await this.publishedKeys();
     report.firstSealSeq = String(seqs.first);
     report.lastSealSeq = String(seqs.last);
 
-    let prev = { hash: GENESIS_HASH, lastEventId: 0n };
+    let prev: ChainLink = { hash: GENESIS_HASH, lastEventId: 0n, signedBefore: false };
     if (seqs.first > 1n) {
       const anchor = await this.repo.anchor(seqs.first - 1n);
       if (!anchor) {
         return fail({ kind: 'missing-seal', sealSeq: String(seqs.first - 1n), detail: 'The seal before the range is neither stored nor recorded by retention.' });
       }
-      prev = anchor;
+      prev = { hash: anchor.hash, lastEventId: anchor.lastEventId, signedBefore: anchor.version !== null && anchor.version > HMAC_SEAL_VERSION };
     }
 
     let expectedSeq = seqs.first;
@@ -107,13 +92,13 @@ export class AuditVerifier {
         if (BigInt(seal.seq) !== expectedSeq) {
           return fail({ kind: 'missing-seal', sealSeq: String(expectedSeq), detail: `Seal ${expectedSeq} is missing from the chain.` });
         }
-        const sealProblem = this.checkSeal(seal, prev);
+        const sealProblem = checkSealLink(seal, prev) ?? this.checkSignature(seal, keys);
         if (sealProblem) return fail(sealProblem);
-        const eventProblem = this.checkEvents(seal, (await events) ?? []);
+        const eventProblem = checkSealEvents(seal, hashed((await events) ?? []));
         report.sealsChecked++;
         report.eventsChecked += seal.eventCount;
         if (eventProblem) return fail(eventProblem);
-        prev = { hash: seal.hash, lastEventId: BigInt(seal.lastEventId) };
+        prev = { hash: seal.hash, lastEventId: BigInt(seal.lastEventId), signedBefore: prev.signedBefore || seal.version > HMAC_SEAL_VERSION };
         expectedSeq++;
       }
       if (expectedSeq <= end) {
@@ -138,65 +123,30 @@ export class AuditVerifier {
     return seal ? { seq: seal.seq, hash: seal.hash, lastEventId: seal.lastEventId, sealedAt: seal.sealedAt } : null;
   }
 
-  private checkSeal(seal: StoredSeal, prev: { hash: string; lastEventId: bigint }): VerifyProblem | undefined {
-    const at = (kind: VerifyProblemKind, detail: string): VerifyProblem => ({ kind, sealSeq: seal.seq, detail });
-    if (seal.version !== SEAL_VERSION) return at('unsupported-version', `Seal format version ${seal.version} is not known to this broker.`);
-    if (BigInt(seal.firstEventId) !== prev.lastEventId + 1n) {
-      return at('broken-link', `The seal starts at event ${seal.firstEventId}; the previous one ended at ${prev.lastEventId}.`);
-    }
-    if (seal.prevHash !== prev.hash) return at('broken-link', 'The seal does not carry the previous seal’s hash.');
-    if (sealHash(headerOf(seal)) !== seal.hash) return at('altered-seal', 'The seal’s fields do not match its hash.');
-    if (seal.keyId !== this.signer.keyId) return at('unknown-key', `The seal was signed with key ${seal.keyId}, not the current audit key.`);
-    if (!this.signer.verify(seal.hash, seal.signature)) return at('bad-signature', 'The seal’s signature does not match its hash.');
-    if (seal.locators.length !== seal.eventCount * LOCATOR_BYTES) return at('altered-seal', 'The seal’s event locators do not match its event count.');
+  /** Version 2: the published key the seal names. Version 1: the HMAC key, which only the broker holds. */
+  private checkSignature(seal: StoredSeal, keys: ReadonlyMap<string, SealVerificationKey>): VerifyProblem | undefined {
+    if (seal.version !== HMAC_SEAL_VERSION) return checkSealSignature(seal, keys);
+    const at = (kind: VerifyProblem['kind'], detail: string): VerifyProblem => ({ kind, sealSeq: seal.seq, detail });
+    if (seal.kid !== this.signer.hmacSealKeyId) return at('unknown-key', `The seal was signed with HMAC key ${seal.kid}, not the current audit key.`);
+    if (!this.signer.verifyHmac(seal.hash, seal.signature)) return at('bad-signature', 'The seal’s signature does not match its hash.');
     return undefined;
   }
 
-  private checkEvents(seal: StoredSeal, events: EventRow[]): VerifyProblem | undefined {
-    const at = (kind: VerifyProblemKind, eventId: bigint | string, detail: string): VerifyProblem => ({
-      kind,
-      sealSeq: seal.seq,
-      eventId: String(eventId),
-      detail,
-    });
-    const digest = createHash('sha256');
-    let i = 0;
-    let k = 0;
-    for (const id of expectedIds(BigInt(seal.firstEventId), BigInt(seal.lastEventId), seal.gaps)) {
-      const event = events[i];
-      const eventId = event === undefined ? undefined : BigInt(event[0] as string);
-      if (eventId !== undefined && eventId < id) return at('unexpected-event', eventId, 'An event the seal says did not exist when it was sealed.');
-      if (eventId === undefined || eventId > id) return at('missing-event', id, 'A sealed event is gone.');
-      if (k >= seal.eventCount) return at('altered-seal', id, 'The seal lists more events than it counts.');
-      const hash = rowHash(event);
-      if (hash.compare(seal.locators, k * LOCATOR_BYTES, (k + 1) * LOCATOR_BYTES, 0, LOCATOR_BYTES) !== 0) {
-        return at('altered-event', id, 'The event differs from what was sealed.');
+  private async publishedKeys(): Promise<Map<string, SealVerificationKey>> {
+    const keys = new Map<string, SealVerificationKey>();
+    for (const jwk of await this.repo.signingKeys()) {
+      try {
+        keys.set(jwk.kid, verificationKeyFromJwk(jwk as unknown as Record<string, unknown>));
+      } catch {
+        // A key that does not check out (its kid is not its thumbprint…) verifies nothing: its seals report unknown-key.
       }
-      digest.update(hash);
-      i++;
-      k++;
     }
-    if (i < events.length) return at('unexpected-event', events[i][0] as string, 'An event the seal says did not exist when it was sealed.');
-    if (k !== seal.eventCount) return { kind: 'altered-seal', sealSeq: seal.seq, detail: 'The seal counts more events than its range holds.' };
-    if (digest.digest('hex') !== seal.eventsDigest) {
-      return { kind: 'altered-event', sealSeq: seal.seq, detail: 'The sealed events differ from what was sealed (no single event located).' };
-    }
-    return undefined;
+    return keys;
   }
 }
 
-function headerOf(s: StoredSeal): SealHeader {
-  return {
-    version: s.version,
-    seq: s.seq,
-    firstEventId: s.firstEventId,
-    lastEventId: s.lastEventId,
-    eventCount: s.eventCount,
-    gaps: s.gaps,
-    minOccurredAt: s.minOccurredAt,
-    maxOccurredAt: s.maxOccurredAt,
-    eventsDigest: s.eventsDigest,
-    prevHash: s.prevHash,
-    sealedAt: s.sealedAt,
-  };
+function hashed(rows: EventRow[]): HashedEvent[] {
+  const out = new Array<HashedEvent>(rows.length);
+  for (let i = 0; i < rows.length; i++) out[i] = { id: BigInt(rows[i][0] as string), hash: rowHash(rows[i]) };
+  return out;
 }

@@ -68,6 +68,30 @@ export function toTuple(row: EventRow): EventTuple {
   return t as EventTuple;
 }
 
+/**
+ * The tuple of an event as the NDJSON export wrote it (ndjsonLine, parsed): the inverse of
+ * toView, so an exported event hashes (seal-format.ts eventHash) exactly as its stored row does.
+ * Throws naming the first field that is missing or of the wrong type.
+ */
+export function tupleOfView(view: Record<string, unknown>): EventTuple {
+  const t = new Array<unknown>(EVENT_FIELDS.length);
+  for (let i = 0; i < EVENT_FIELDS.length; i++) {
+    const name = EVENT_FIELDS[i];
+    if (!(name in view)) throw new Error(`field "${name}" is missing`);
+    const v = view[name];
+    if (i === SCOPE || i === DETAILS) t[i] = v;
+    else if (i === LATENCY) {
+      if (v !== null && typeof v !== 'number') throw new Error(`field "${name}" must be a number or null`);
+      t[i] = v;
+    } else {
+      if (v !== null && typeof v !== 'string') throw new Error(`field "${name}" must be a string or null`);
+      t[i] = v;
+    }
+  }
+  if (typeof t[0] !== 'string' || !/^[1-9]\d{0,18}$/.test(t[0])) throw new Error('field "id" must be a positive decimal id');
+  return t as EventTuple;
+}
+
 /** The API/NDJSON shape of an event. */
 export interface AuditEventView {
   id: string;

@@ -2,8 +2,13 @@ import { createHash } from 'node:crypto';
 import { canonicalJson } from './canonical-json';
 import { type EventRow, type EventTuple, toTuple } from './event-row';
 
-/** Version of the event and seal serialisation below; stored in every seal. */
-export const SEAL_VERSION = 1;
+/**
+ * Version of the event and seal serialisation below, stored in every seal and covered by its hash.
+ * 2: signed with an asymmetric key (seal-keys.ts). 1: the same serialisation HMAC-signed, as
+ * written before; still verified by the broker, never written again.
+ */
+export const SEAL_VERSION = 2;
+export const HMAC_SEAL_VERSION = 1;
 /** prev_hash of the very first seal. */
 export const GENESIS_HASH = '0'.repeat(64);
 /**

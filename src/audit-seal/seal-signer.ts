@@ -1,20 +1,23 @@
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { Injectable, OnModuleInit } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
-import { readAuditKeyMaterial } from '../audit/audit-key';
+import { readAuditKeyMaterial, readSealSigningKey } from '../audit/audit-key';
 import { SecretsProvider } from '../secrets/secrets-provider';
+import type { SealSigningKey } from './seal-keys';
 
-const SEAL_KEY_INFO = 'pos-session-broker audit seal v1';
+const HMAC_SEAL_KEY_INFO = 'pos-session-broker audit seal v1';
 
 /**
- * Signs seal hashes with a key that lives outside the database (derived with HKDF from the
- * audit key in the secret store, so it needs no secret of its own). Anyone with write access to
- * Postgres could rewrite events and recompute a plain hash chain; they cannot sign the result.
+ * The keys of the seals. New seals are signed with an asymmetric key from the secret store
+ * (audit-key.ts readSealSigningKey), whose public half is published, so anyone can check them
+ * and only the broker can make them: someone with write access to Postgres could rewrite events
+ * and recompute a plain hash chain, but cannot sign the result. The HMAC key of the version 1
+ * seals (derived from the audit key, as before) is kept to verify seals written before the switch.
  */
 @Injectable()
 export class SealSigner implements OnModuleInit {
-  private key: Buffer | undefined;
-  private currentKeyId: string | undefined;
+  private hmacKey: Buffer | undefined;
+  private hmacKeyId: string | undefined;
 
   constructor(
     private readonly secrets: SecretsProvider,
@@ -23,24 +26,27 @@ export class SealSigner implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     const material = await readAuditKeyMaterial(this.secrets, this.config);
-    this.key = Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), SEAL_KEY_INFO, 32));
-    this.currentKeyId = createHash('sha256').update(this.key).digest('hex').slice(0, 16);
+    this.hmacKey = Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), HMAC_SEAL_KEY_INFO, 32));
+    this.hmacKeyId = createHash('sha256').update(this.hmacKey).digest('hex').slice(0, 16);
+    // A missing or unusable seal key stops the start, naming the ref, rather than the first seal.
+    await this.signingKey();
   }
 
-  /** Names the key without revealing it, so a seal signed under another key is told apart from a forged one. */
-  get keyId(): string {
-    if (!this.currentKeyId) throw new Error('SealSigner used before initialisation');
-    return this.currentKeyId;
+  /** The key to sign the next seal with, read through the secret store's cache (a rotation is seen within its TTL). */
+  signingKey(): Promise<SealSigningKey> {
+    return readSealSigningKey(this.secrets, this.config);
   }
 
-  sign(sealHashHex: string): string {
-    if (!this.key) throw new Error('SealSigner used before initialisation');
-    return createHmac('sha256', this.key).update(sealHashHex, 'utf8').digest('hex');
+  /** Id of the HMAC key of the version 1 seals: names the key without revealing it. */
+  get hmacSealKeyId(): string {
+    if (!this.hmacKeyId) throw new Error('SealSigner used before initialisation');
+    return this.hmacKeyId;
   }
 
-  verify(sealHashHex: string, signatureHex: string): boolean {
-    const expected = Buffer.from(this.sign(sealHashHex), 'hex');
-    const given = Buffer.from(signatureHex, 'hex');
-    return given.length === expected.length && timingSafeEqual(given, expected);
+  /** Checks a version 1 seal's HMAC over its hash. */
+  verifyHmac(sealHashHex: string, signature: Buffer): boolean {
+    if (!this.hmacKey) throw new Error('SealSigner used before initialisation');
+    const expected = createHmac('sha256', this.hmacKey).update(sealHashHex, 'utf8').digest();
+    return signature.length === expected.length && timingSafeEqual(signature, expected);
   }
 }

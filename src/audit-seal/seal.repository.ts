@@ -1,14 +1,16 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DatabaseConnection, type HotPathSql } from '../database/database-connection';
 import { EVENT_COLUMNS, type EventRow } from './event-row';
-import type { SealHeader } from './seal-format';
+import type { SealRecord } from './seal-check';
+import type { SealAlg, SealPublicJwk } from './seal-keys';
 
-/** A seal as stored: the header its hash covers, plus hash, signature and event locators. */
-export interface StoredSeal extends SealHeader {
-  hash: string;
-  keyId: string;
-  signature: string;
-  locators: Buffer;
+/** A seal as stored: the header its hash covers, plus hash, key, signature and event locators. */
+export type StoredSeal = SealRecord;
+
+/** What activating a signing key found: whether it is the current key, or was replaced (and when). */
+export interface KeyActivation {
+  active: boolean;
+  validTo: string | null;
 }
 
 const ISO = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
@@ -19,11 +21,12 @@ const SEAL_COLUMNS = `s.seq::text AS seq, s.version, s.first_event_id::text AS "
   to_char(s.min_occurred_at AT TIME ZONE 'UTC', ${ISO}) AS "minOccurredAt",
   to_char(s.max_occurred_at AT TIME ZONE 'UTC', ${ISO}) AS "maxOccurredAt",
   encode(s.events_digest, 'hex') AS "eventsDigest", encode(s.prev_hash, 'hex') AS "prevHash",
-  to_char(s.sealed_at AT TIME ZONE 'UTC', ${ISO}) AS "sealedAt", encode(s.hash, 'hex') AS hash, s.key_id AS "keyId",
-  encode(s.signature, 'hex') AS signature, encode(s.event_locators, 'hex') AS locators`;
+  to_char(s.sealed_at AT TIME ZONE 'UTC', ${ISO}) AS "sealedAt", encode(s.hash, 'hex') AS hash, s.key_id AS kid,
+  s.alg, encode(s.signature, 'hex') AS signature, encode(s.event_locators, 'hex') AS locators`;
 
-type SealRow = Omit<StoredSeal, 'locators' | 'gaps' | 'version' | 'eventCount'> & {
+type SealRow = Omit<StoredSeal, 'locators' | 'gaps' | 'version' | 'eventCount' | 'signature'> & {
   locators: string;
+  signature: string;
   gaps: string;
   version: number | string;
   eventCount: number | string;
@@ -81,14 +84,16 @@ export class SealRepository {
 
   /**
    * Stores a seal unless another instance stored one with the same seq or an overlapping start
-   * first (the unique indexes decide): returns whether this one was stored.
+   * first (the unique indexes decide), or its key is no longer the current one (an instance still
+   * holding a replaced key signs nothing more): returns whether this one was stored.
    */
   async insertSeal(s: StoredSeal): Promise<boolean> {
     const rows = await this.sql.query(
       `INSERT INTO audit_seal (seq, version, first_event_id, last_event_id, event_count, gaps, min_occurred_at,
-           max_occurred_at, event_locators, events_digest, prev_hash, hash, key_id, signature, sealed_at)
-       VALUES ($1::bigint, $2::smallint, $3::bigint, $4::bigint, $5::int, $6::jsonb, $7::timestamptz, $8::timestamptz,
-           decode($9, 'hex'), decode($10, 'hex'), decode($11, 'hex'), decode($12, 'hex'), $13, decode($14, 'hex'), $15::timestamptz)
+           max_occurred_at, event_locators, events_digest, prev_hash, hash, key_id, signature, sealed_at, alg)
+       SELECT $1::bigint, $2::smallint, $3::bigint, $4::bigint, $5::int, $6::jsonb, $7::timestamptz, $8::timestamptz,
+           decode($9, 'hex'), decode($10, 'hex'), decode($11, 'hex'), decode($12, 'hex'), $13::varchar, decode($14, 'hex'), $15::timestamptz, $16::varchar
+        WHERE EXISTS (SELECT 1 FROM audit_signing_key k WHERE k.kid = $13::varchar AND k.valid_to IS NULL)
        ON CONFLICT DO NOTHING RETURNING 1 AS stored`,
       [
         s.seq,
@@ -103,9 +108,10 @@ export class SealRepository {
         s.eventsDigest,
         s.prevHash,
         s.hash,
-        s.keyId,
-        s.signature,
+        s.kid,
+        s.signature.toString('hex'),
         s.sealedAt,
+        s.alg,
       ],
     );
     return rows.length === 1;
@@ -133,22 +139,59 @@ export class SealRepository {
       version: Number(r.version),
       eventCount: Number(r.eventCount),
       gaps: JSON.parse(r.gaps) as Array<[string, string]>,
+      signature: Buffer.from(r.signature, 'hex'),
       locators: Buffer.from(r.locators, 'hex'),
     }));
   }
 
+  /**
+   * Publishes a signing key (if new) and retires every older key still current: the newest
+   * registered key is the one to sign with. Idempotent, so an instance calls it whenever it starts
+   * using a key; a key once replaced is never current again. `at` becomes a new key's validFrom
+   * and the validTo of those it replaces.
+   */
+  async activateKey(key: { kid: string; alg: SealAlg; publicJwk: Record<string, string> }, at: string): Promise<KeyActivation> {
+    await this.sql.query(
+      `INSERT INTO audit_signing_key (kid, alg, public_jwk, valid_from) VALUES ($1, $2, $3::jsonb, $4::timestamptz) ON CONFLICT (kid) DO NOTHING`,
+      [key.kid, key.alg, JSON.stringify(key.publicJwk), at],
+    );
+    await this.sql.query(
+      `UPDATE audit_signing_key o SET valid_to = n.valid_from
+         FROM audit_signing_key n
+        WHERE n.kid = $1 AND n.valid_to IS NULL AND o.valid_to IS NULL AND o.kid <> n.kid AND o.valid_from <= n.valid_from`,
+      [key.kid],
+    );
+    const [row] = await this.sql.query<{ validTo: string | null }>(
+      `SELECT to_char(valid_to AT TIME ZONE 'UTC', ${ISO}) AS "validTo" FROM audit_signing_key WHERE kid = $1`,
+      [key.kid],
+    );
+    return { active: row.validTo === null, validTo: row.validTo };
+  }
+
+  /** Every public key ever used to sign seals, oldest first, as published JWKs. */
+  async signingKeys(): Promise<SealPublicJwk[]> {
+    const rows = await this.sql.query<{ kid: string; alg: SealAlg; jwk: string; validFrom: string; validTo: string | null }>(
+      `SELECT kid, alg, public_jwk::text AS jwk, to_char(valid_from AT TIME ZONE 'UTC', ${ISO}) AS "validFrom",
+              to_char(valid_to AT TIME ZONE 'UTC', ${ISO}) AS "validTo"
+         FROM audit_signing_key ORDER BY valid_from, kid`,
+      [],
+    );
+    return rows.map((r) => ({ ...(JSON.parse(r.jwk) as Pick<SealPublicJwk, 'kty' | 'crv' | 'x' | 'y'>), kid: r.kid, alg: r.alg, use: 'sig', validFrom: r.validFrom, validTo: r.validTo }));
+  }
+
   /** Hash and last event id of seal `seq`, from the seal itself or, once purged, from its retention record. */
-  async anchor(seq: bigint): Promise<{ hash: string; lastEventId: bigint } | null> {
-    const rows = await this.sql.query<{ hash: string; last: string }>(
-      `SELECT encode(hash, 'hex') AS hash, last_event_id::text AS last FROM audit_seal WHERE seq = $1::bigint
+  async anchor(seq: bigint): Promise<{ hash: string; lastEventId: bigint; version: number | null } | null> {
+    const rows = await this.sql.query<{ hash: string; last: string; version: number | null }>(
+      `SELECT encode(hash, 'hex') AS hash, last_event_id::text AS last, version::int AS version FROM audit_seal WHERE seq = $1::bigint
        UNION ALL
-       SELECT encode(through_seal_hash, 'hex'), through_event_id::text FROM audit_retention WHERE through_seal_seq = $1::bigint
+       SELECT encode(through_seal_hash, 'hex'), through_event_id::text, NULL FROM audit_retention WHERE through_seal_seq = $1::bigint
        LIMIT 1`,
       [String(seq)],
     );
-    return rows.length === 0 ? null : { hash: rows[0].hash, lastEventId: BigInt(rows[0].last) };
+    return rows.length === 0 ? null : { hash: rows[0].hash, lastEventId: BigInt(rows[0].last), version: rows[0].version === null ? null : Number(rows[0].version) };
   }
 
+  /** Events with an id above `id`: after the newest seal's last event, or all of them (0) before the first seal. */
   async countEventsAfter(id: bigint): Promise<number> {
     const [row] = await this.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_event WHERE id > $1::bigint', [String(id)]);
     return Number(row.n);
