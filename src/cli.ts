@@ -6,6 +6,7 @@ import { NestFactory } from '@nestjs/core';
 import { config as loadDotenv } from 'dotenv';
 import { addTerminalFromCli } from './admin/cli-commands';
 import { AppModule } from './app.module';
+import { runAuditVerifyExport, VERIFY_EXPORT_USAGE } from './audit-seal/offline-verifier';
 import { validateConfig } from './config/config.schema';
 import { DatabaseConnection } from './database/database-connection';
 import { migrate } from './database/database.module';
@@ -19,11 +20,20 @@ const USAGE = `usage: npm run cli -- <command> [options]
   device:enroll --name N --public-key FILE --terminals N1,N2 [--policy JSON]
   ${OPERATOR_TOKEN_USAGE}
                                             (embedded mode: prints an operator token from the local key)
+  ${VERIFY_EXPORT_USAGE}
+                                            (offline: checks an audit export against the signed seals; exit 0 or 1)
 `;
 
 async function main(argv: string[]): Promise<void> {
   loadDotenv({ quiet: true });
   const [command, ...rest] = argv;
+  // Needs no configuration, database or secret: an auditor runs it on their own machine.
+  if (command === 'audit:verify-export') {
+    const result = await runAuditVerifyExport(rest);
+    (result.exitCode === 0 ? process.stdout : process.stderr).write(`${result.output}\n`);
+    process.exitCode = result.exitCode;
+    return;
+  }
   const config = validateConfig(process.env);
   if (command === 'migrate') {
     const connection = await DatabaseConnection.open({
