@@ -1,0 +1,40 @@
+// @ts-check
+// Type-aware linting (typescript-eslint): floating promises and unsafe `any` are errors. Formatting
+// is Prettier's job, so eslint-config-prettier switches off the rules that would fight it.
+import eslint from '@eslint/js';
+import prettier from 'eslint-config-prettier';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  {
+    ignores: ['dist/**', '.benchdist/**', 'src/generated/**', 'node_modules/**', 'coverage/**', 'reports/**', 'data/**', 'console/**', 'sdk/dist/**', 'sdk/node_modules/**'],
+  },
+  eslint.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: { parserOptions: { projectService: { allowDefaultProject: ['*.mjs', '*.js', '*.config.ts'] }, tsconfigRootDir: import.meta.dirname } },
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+    },
+  },
+  {
+    // Parsed YAML and JSON documents are untyped by nature; these tests check their shape themselves.
+    files: ['test/deployment.spec.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs', '**/*.cjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { globals: { module: 'readonly', require: 'readonly', process: 'readonly', __filename: 'readonly', __dirname: 'readonly', console: 'readonly' } },
+  },
+  prettier,
+);
