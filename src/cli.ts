@@ -16,7 +16,7 @@ import { TERMINAL_NUMBER } from './sessions/session-request.schema';
 
 const USAGE = `usage: npm run cli -- <command> [options]
   migrate                                   apply prisma/migrations to the configured database
-  terminal:add --number N --label L --credential-ref REF [--endpoint URL] [--provider hyp]
+  terminal:add --number N --label L --credential-ref REF [--endpoint URL] [--provider hyp] [--provider-config JSON]
   device:enroll --name N --public-key FILE --terminals N1,N2 [--policy JSON]
   ${OPERATOR_TOKEN_USAGE}
                                             (embedded mode: prints an operator token from the local key)
@@ -66,6 +66,7 @@ async function main(argv: string[]): Promise<void> {
       endpoint: { type: 'string' },
       provider: { type: 'string', default: 'hyp' },
       'credential-ref': { type: 'string' },
+      'provider-config': { type: 'string' },
       name: { type: 'string' },
       'public-key': { type: 'string' },
       terminals: { type: 'string' },

@@ -1,4 +1,16 @@
-import { BrokerHarness, TERMINAL, type HttpResult } from './support/broker-harness';
+import { addTerminalFromCli } from '../src/admin/cli-commands';
+import {
+  BrokerHarness,
+  EMBEDDED_TERMINAL,
+  PARENT_SYSTEM_ID,
+  PAYROC_PROCESSING_TERMINAL_ID,
+  PAYROC_TERMINAL,
+  TERMINAL,
+  WALLET_IDS,
+  WALLET_TERMINAL,
+  type HttpResult,
+  type TestDevice,
+} from './support/broker-harness';
 
 const NEW = '0882819100';
 const base = { terminalNumber: NEW, label: 'Store 7 - lane 1', endpointUrl: 'https://gw.example/xpo/Relay', credentialRef: `hyp/${NEW}` };
@@ -142,5 +154,219 @@ describe('admin API: terminals', () => {
     // A device with its own policy keeps it.
     const own = await h.enrollDevice({ allowUnscoped: false, allowed: [] });
     expect((await h.issue(own, { terminalNumber: TERMINAL, scope })).status).toBe(403);
+  });
+  /**
+   * Issue 15 §3: Payroc, embedded-component and wallet terminals configured through the API (no
+   * SQL): providerConfig validated by the provider's own schema, never a secret, audited with
+   * its change, and read by the next session at once.
+   */
+  describe('providerConfig', () => {
+    const PAYROC = '0882819130';
+    const EMBEDDED = '0882819131';
+    const WALLET = '0882819132';
+    const LIB = '1.6.0.172441';
+    const POLICY = {
+      allowUnscoped: false,
+      allowed: [],
+      providers: { payroc: { libVersions: [LIB] }, 'embedded-components': { gateway: true, 'merchant-central': true }, wallet: { walletIds: [...WALLET_IDS] } },
+    };
+    // The credentials are the seeded terminals' entries in the secret store: only their path is given.
+    const payrocBody = () => ({
+      terminalNumber: PAYROC,
+      label: 'Payroc lane',
+      provider: 'payroc',
+      endpointUrl: h.payroc.apiUrl,
+      credentialRef: `payroc/${PAYROC_TERMINAL}`,
+      providerConfig: { processingTerminalId: PAYROC_PROCESSING_TERMINAL_ID, identityUrl: h.payroc.identityUrl },
+    });
+    const embeddedBody = () => ({
+      terminalNumber: EMBEDDED,
+      label: 'Reporting lane',
+      provider: 'embedded-components',
+      endpointUrl: h.embeddedUrl,
+      credentialRef: `embedded-components/${EMBEDDED_TERMINAL}`,
+      providerConfig: { apis: ['gateway'] },
+    });
+    const walletBody = () => ({
+      terminalNumber: WALLET,
+      label: 'Wallet lane',
+      provider: 'wallet',
+      endpointUrl: h.walletUrl,
+      credentialRef: `wallet/${WALLET_TERMINAL}`,
+      providerConfig: { parentSystemId: PARENT_SYSTEM_ID, walletIds: [WALLET_IDS[1]] },
+    });
+    let device: TestDevice;
+    const issue = (terminalNumber: string, scope: object) => h.post('/v1/sessions', { terminalNumber, scope }, { authorization: `Bearer ${device.jwt()}` });
+    const storedConfig = async (n: string) => (await h.db.query<{ provider_config: unknown }>('SELECT provider_config FROM terminal WHERE terminal_number = $1', [n]))[0]?.provider_config;
+    const problem = (res: HttpResult) => {
+      expect(res.status).toBe(400);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      return res.body.errors as Array<{ path: string; message: string }>;
+    };
+
+    it('creates a Payroc, an embedded-components and a wallet terminal through the API, and issues a session for each', async () => {
+      for (const body of [payrocBody(), embeddedBody(), walletBody()]) {
+        const res = await admin('POST', '/v1/admin/terminals', body);
+        expect(res.status).toBe(201);
+        expect(res.body).toMatchObject({ provider: body.provider, providerConfig: body.providerConfig });
+        const [event] = await events(res);
+        expect(event.action).toBe('terminal.created');
+        expect(event.details).toMatchObject({ before: null, after: { provider: body.provider, providerConfig: body.providerConfig } });
+      }
+      // What is stored is what the provider's schema made of it, and what the hot path will read.
+      expect(await storedConfig(PAYROC)).toEqual({ processingTerminalId: PAYROC_PROCESSING_TERMINAL_ID, identityUrl: h.payroc.identityUrl });
+
+      device = await h.enrollDevice(POLICY as never, [PAYROC, EMBEDDED, WALLET]);
+      const payroc = await issue(PAYROC, { libVersion: LIB });
+      expect([payroc.status, payroc.body.provider]).toEqual([201, 'payroc']);
+      expect(h.payroc.isLiveSession(String(payroc.body.sessionId))).toBe(true);
+      const embedded = await issue(EMBEDDED, { gateway: true });
+      expect([embedded.status, embedded.body.provider]).toEqual([201, 'embedded-components']);
+      expect(h.embedded.sessionAccount(String(embedded.body.sessionId))).toBe('gateway');
+      const wallet = await issue(WALLET, { walletId: WALLET_IDS[1] });
+      expect([wallet.status, wallet.body.provider]).toEqual([201, 'wallet']);
+      expect(h.wallet.sessionStatus(String(wallet.body.sessionId))).toBe('OPEN');
+    });
+
+    it('GET shows the provider configuration (in the list too)', async () => {
+      const one = await admin('GET', `/v1/admin/terminals/${WALLET}`);
+      expect(one.body.providerConfig).toEqual(walletBody().providerConfig);
+      const list = await admin('GET', '/v1/admin/terminals?provider=payroc');
+      expect((list.body.items as Array<{ terminalNumber: string; providerConfig: unknown }>).find((t) => t.terminalNumber === PAYROC)?.providerConfig).toEqual(
+        payrocBody().providerConfig,
+      );
+      expect((await admin('GET', `/v1/admin/terminals/${NEW}`)).body.providerConfig).toEqual({});
+    });
+
+    it.each([
+      ['a malformed processing terminal id', { processingTerminalId: 'a b', identityUrl: 'https://id.example/authorize' }, 'providerConfig.processingTerminalId'],
+      ['no identity URL', { processingTerminalId: '1234001' }, 'providerConfig.identityUrl'],
+      ['no configuration at all', undefined, 'providerConfig.processingTerminalId'],
+      ['a field Payroc does not know', { processingTerminalId: '1234001', identityUrl: 'https://id.example/authorize', region: 'eu' }, 'providerConfig'],
+      ['an array', [], 'providerConfig'],
+    ])('refuses a Payroc terminal with %s (400 naming the field) and stores nothing', async (_what, providerConfig, field) => {
+      const res = await admin('POST', '/v1/admin/terminals', { ...payrocBody(), terminalNumber: '0882819139', providerConfig });
+      expect(problem(res).map((e) => e.path)).toContain(field);
+      expect(await storedConfig('0882819139')).toBeUndefined();
+    });
+
+    it('refuses a wallet id list that is empty, and an embedded API that does not exist, naming the field', async () => {
+      const wallet = await admin('POST', '/v1/admin/terminals', { ...walletBody(), terminalNumber: '0882819139', providerConfig: { parentSystemId: PARENT_SYSTEM_ID, walletIds: [] } });
+      expect(problem(wallet).map((e) => e.path)).toContain('providerConfig.walletIds');
+      const embedded = await admin('PATCH', `/v1/admin/terminals/${EMBEDDED}`, { providerConfig: { apis: ['reporting'] } });
+      expect(problem(embedded).map((e) => e.path)).toContain('providerConfig.apis.0');
+      expect(await storedConfig(EMBEDDED)).toEqual({ apis: ['gateway'] });
+    });
+
+    it.each([
+      ['password', { password: 'pw-in-config-1' }],
+      ['apiKey', { apiKey: 'pk-in-config-2' }],
+      ['clientSecret', { clientSecret: 'cs-in-config-3' }],
+      ['nested.authToken', { nested: { authToken: 'at-in-config-4' } }],
+      ['signing_key', { signing_key: 'sk-in-config-5' }],
+    ])('refuses a secret-looking key (%s): 400 naming it, the value nowhere', async (key, extra) => {
+      const secret = JSON.stringify(extra).match(/"([a-z]{2}-in-config-\d)"/)![1];
+      h.secretsSeen.add(secret);
+      const created = await admin('POST', '/v1/admin/terminals', { ...payrocBody(), terminalNumber: '0882819139', providerConfig: { ...payrocBody().providerConfig, ...extra } });
+      const errors = problem(created);
+      expect(errors).toContainEqual({ path: `providerConfig.${key}`, message: expect.stringMatching(/secret/i) });
+      expect(created.text).not.toContain(secret);
+      const patched = await admin('PATCH', `/v1/admin/terminals/${PAYROC}`, { providerConfig: { ...payrocBody().providerConfig, ...extra } });
+      expect(problem(patched)).toContainEqual({ path: `providerConfig.${key}`, message: expect.stringMatching(/secret/i) });
+      expect(patched.text).not.toContain(secret);
+      expect(JSON.stringify(await h.db.query('SELECT * FROM terminal'))).not.toContain(secret);
+    });
+
+    it('PATCH changes the configuration, audited before/after, and the next session uses it', async () => {
+      // The wallet terminal offers w-0002 only: a session for 2sdflsd is not offered (and is now cached).
+      const refused = await issue(WALLET, { walletId: WALLET_IDS[0] });
+      expect(refused.status).toBe(403);
+      expect((await h.auditEvents(String(refused.body.requestId))).map((e) => e.reason)).toEqual(['scope-not-offered']);
+      const config = { parentSystemId: PARENT_SYSTEM_ID, walletIds: [...WALLET_IDS] };
+      const res = await admin('PATCH', `/v1/admin/terminals/${WALLET}`, { providerConfig: config });
+      expect(res.status).toBe(200);
+      expect(res.body.providerConfig).toEqual(config);
+      const [event] = await events(res);
+      expect([event.action, event.actor_id]).toEqual(['terminal.updated', 'alice@example.com']);
+      expect(event.details).toEqual({
+        terminalNumber: WALLET,
+        before: { providerConfig: walletBody().providerConfig },
+        after: { providerConfig: config },
+      });
+      // At once on this instance: the provider-config cache was invalidated by the change.
+      const issued = await issue(WALLET, { walletId: WALLET_IDS[0] });
+      expect(issued.status).toBe(201);
+
+      const embedded = await admin('PATCH', `/v1/admin/terminals/${EMBEDDED}`, { providerConfig: { apis: ['gateway', 'merchant-central'] } });
+      expect(embedded.status).toBe(200);
+      expect((await issue(EMBEDDED, { 'merchant-central': true })).status).toBe(201);
+    });
+
+    it('a change of provider needs a valid configuration for the new one', async () => {
+      const HYP = '0882819133';
+      expect((await admin('POST', '/v1/admin/terminals', { ...base, terminalNumber: HYP, label: 'Switching lane', credentialRef: `hyp/${HYP}` })).status).toBe(201);
+      const without = await admin('PATCH', `/v1/admin/terminals/${HYP}`, { provider: 'payroc' });
+      expect(problem(without).map((e) => e.path)).toContain('providerConfig.processingTerminalId');
+      // Hyp has no provider fields: a Payroc configuration is refused for it.
+      const wrong = await admin('POST', '/v1/admin/terminals', { ...base, terminalNumber: '0882819139', providerConfig: payrocBody().providerConfig });
+      expect(problem(wrong).map((e) => e.path)).toContain('providerConfig');
+      expect((await admin('GET', `/v1/admin/terminals/${HYP}`)).body).toMatchObject({ provider: 'hyp', providerConfig: {} });
+
+      const config = { processingTerminalId: '1234002', identityUrl: 'https://identity.example/authorize' };
+      const switched = await admin('PATCH', `/v1/admin/terminals/${HYP}`, { provider: 'payroc', providerConfig: config });
+      expect(switched.status).toBe(200);
+      expect(switched.body).toMatchObject({ provider: 'payroc', providerConfig: config });
+      const [event] = await events(switched);
+      expect(event.details).toEqual({ terminalNumber: HYP, before: { provider: 'hyp', providerConfig: {} }, after: { provider: 'payroc', providerConfig: config } });
+      // And back: the Payroc fields are no configuration for Hyp.
+      expect(problem(await admin('PATCH', `/v1/admin/terminals/${HYP}`, { provider: 'hyp' })).map((e) => e.path)).toContain('providerConfig');
+      expect((await admin('PATCH', `/v1/admin/terminals/${HYP}`, { provider: 'hyp', providerConfig: {} })).status).toBe(200);
+    });
+
+    it('a configuration change whose audit event cannot be written changes nothing (503)', async () => {
+      await h.db.query(`ALTER TABLE audit_event ADD CONSTRAINT no_terminal_change CHECK (action NOT LIKE 'terminal.%') NOT VALID`);
+      try {
+        const patched = await admin('PATCH', `/v1/admin/terminals/${WALLET}`, { providerConfig: walletBody().providerConfig });
+        expect(patched.status).toBe(503);
+        expect(patched.headers['content-type']).toMatch(/^application\/problem\+json/);
+        const created = await admin('POST', '/v1/admin/terminals', { ...walletBody(), terminalNumber: '0882819139' });
+        expect(created.status).toBe(503);
+      } finally {
+        await h.db.query('ALTER TABLE audit_event DROP CONSTRAINT IF EXISTS no_terminal_change');
+      }
+      expect(await storedConfig(WALLET)).toEqual({ parentSystemId: PARENT_SYSTEM_ID, walletIds: [...WALLET_IDS] });
+      expect(await storedConfig('0882819139')).toBeUndefined();
+      expect((await issue(WALLET, { walletId: WALLET_IDS[0] })).status).toBe(201);
+    });
+
+    it("the CLI's terminal:add takes --provider-config with the same validation", async () => {
+      const CLI = '0882819134';
+      const args = { number: CLI, label: 'CLI wallet', endpoint: h.walletUrl, provider: 'wallet', 'credential-ref': `wallet/${WALLET_TERMINAL}` };
+      await expect(addTerminalFromCli(h.app, { ...args, 'provider-config': '{"parentSystemId": "BL13GT"' }, 'dana', 'cli-pc-1')).rejects.toMatchObject({
+        status: 400,
+        errors: [expect.objectContaining({ path: 'providerConfig' })],
+      });
+      await expect(
+        addTerminalFromCli(h.app, { ...args, 'provider-config': JSON.stringify({ parentSystemId: PARENT_SYSTEM_ID, walletIds: [], authToken: 'x' }) }, 'dana', 'cli-pc-2'),
+      ).rejects.toMatchObject({ status: 400, errors: expect.arrayContaining([expect.objectContaining({ path: 'providerConfig.authToken' })]) });
+      await expect(addTerminalFromCli(h.app, { ...args, 'provider-config': JSON.stringify({ parentSystemId: PARENT_SYSTEM_ID, walletIds: [] }) }, 'dana', 'cli-pc-3')).rejects.toMatchObject({
+        status: 400,
+        errors: expect.arrayContaining([expect.objectContaining({ path: 'providerConfig.walletIds' })]),
+      });
+      expect(await storedConfig(CLI)).toBeUndefined();
+
+      const config = { parentSystemId: PARENT_SYSTEM_ID, walletIds: [WALLET_IDS[0]] };
+      const saved = await addTerminalFromCli(h.app, { ...args, 'provider-config': JSON.stringify(config) }, 'dana', 'cli-pc-4');
+      expect(saved).toMatchObject({ terminalNumber: CLI, provider: 'wallet', providerConfig: config });
+      const [event] = await h.auditEvents('cli-pc-4');
+      expect([event.action, event.actor_id]).toEqual(['terminal.created', 'cli:dana']);
+      expect(event.details).toMatchObject({ after: { providerConfig: config } });
+      const cliDevice = await h.enrollDevice(POLICY as never, [CLI]);
+      expect((await h.post('/v1/sessions', { terminalNumber: CLI, scope: { walletId: WALLET_IDS[0] } }, { authorization: `Bearer ${cliDevice.jwt()}` })).status).toBe(201);
+
+      // Run again without the option: the configuration stays as it is.
+      await addTerminalFromCli(h.app, { ...args, label: 'CLI wallet 2' }, 'dana', 'cli-pc-5');
+      expect(await storedConfig(CLI)).toEqual(config);
+    });
   });
 });

@@ -21,7 +21,9 @@ export const terminalRecordSchema = z.object({
   credentialRef: z.string().describe('Path in the secret store; the credentials are never returned'),
   enabled: z.boolean(),
   defaultPolicy: policy.describe('Applies to bound devices that have no policy of their own'),
-  providerConfig: z.record(z.string(), z.unknown()).optional().describe("The provider's own non-secret settings"),
+  providerConfig: z
+    .record(z.string(), z.unknown())
+    .describe("The provider's own non-secret settings, as its schema stored them ({} for hyp); secrets stay at credentialRef"),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { devicePublicKeySchema } from '../devices/device-enrollment';
+import { PROVIDERS } from '../gateways/providers';
 import { scopePolicySchema } from '../sessions/hyp-scope.schema';
 import { TERMINAL_NUMBER } from '../sessions/session-request.schema';
 
@@ -17,6 +18,18 @@ const credentialRef = z
   .regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*(\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/, 'must be a secret store path like hyp/0882819014')
   .describe('Path of the terminal credentials in the secret store; never the credentials themselves');
 const provider = z.string().min(1).max(32);
+/**
+ * Checked here for shape only: the provider's own configSchema decides in TerminalsService, which
+ * knows the provider (of the body, or the terminal's when a PATCH does not change it).
+ */
+const providerConfig = z
+  .record(z.string(), z.unknown())
+  .describe(
+    "The provider's own non-secret terminal settings, checked by that provider's schema (400 naming the field, e.g. " +
+      'providerConfig.processingTerminalId). Never a secret: keys that look like one (password, secret, apiKey, token...) are ' +
+      'refused; the credentials stay in the secret store at credentialRef. A change of provider needs a valid configuration for ' +
+      `the new one. Fields per provider: ${PROVIDERS.map((p) => `${p.name}: ${describeFields(p.configSchema as z.ZodType)}`).join('; ')}.`,
+  );
 const policy = scopePolicySchema.describe('Allowed scopes: {allowUnscoped, allowed: [{command, validation?, transactionType?}]}');
 
 export const createTerminalSchema = z.strictObject({
@@ -27,11 +40,12 @@ export const createTerminalSchema = z.strictObject({
   credentialRef,
   enabled: z.boolean().default(true),
   defaultPolicy: policy.default({ allowUnscoped: false, allowed: [] }),
+  providerConfig: providerConfig.optional(),
 });
 export type CreateTerminal = z.infer<typeof createTerminalSchema>;
 
 export const updateTerminalSchema = z
-  .strictObject({ label, provider, endpointUrl, credentialRef, enabled: z.boolean(), defaultPolicy: policy })
+  .strictObject({ label, provider, endpointUrl, credentialRef, enabled: z.boolean(), defaultPolicy: policy, providerConfig })
   .partial()
   .refine((v) => Object.keys(v).length > 0, 'name at least one field to change');
 export type UpdateTerminal = z.infer<typeof updateTerminalSchema>;
@@ -85,3 +99,10 @@ export type RotateKey = z.infer<typeof rotateKeySchema>;
 
 export const terminalNumberParam = terminalNumber;
 export const deviceIdParam = z.uuid({ message: 'must be a device id (UUID)' });
+
+/** `{a, b?}` from a provider's configSchema, for the OpenAPI description; `{}` when it has none. */
+function describeFields(schema: z.ZodType): string {
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, unknown>; required?: string[] };
+  const names = Object.keys(json.properties ?? {}).map((n) => (json.required?.includes(n) ? n : `${n}?`));
+  return `{${names.join(', ')}}`;
+}

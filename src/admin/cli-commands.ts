@@ -12,6 +12,8 @@ export interface TerminalAddArgs {
   endpoint?: string;
   provider?: string;
   'credential-ref'?: string;
+  /** JSON: the provider's non-secret fields, checked as the admin API checks providerConfig. */
+  'provider-config'?: string;
 }
 
 /**
@@ -19,13 +21,23 @@ export interface TerminalAddArgs {
  * the change is recorded in the same transaction (`terminal.created`, or `terminal.updated` when
  * the number exists), with `cli:<user>` as actor. `requestId` ties the event to this run.
  */
-export function addTerminalFromCli(app: INestApplicationContext, args: TerminalAddArgs, user: string, requestId: string): Promise<TerminalRecord> {
+export async function addTerminalFromCli(app: INestApplicationContext, args: TerminalAddArgs, user: string, requestId: string): Promise<TerminalRecord> {
+  let providerConfig: unknown;
+  if (args['provider-config'] !== undefined) {
+    try {
+      providerConfig = JSON.parse(args['provider-config']);
+    } catch {
+      // The parser's message quotes the input: it is not repeated.
+      throw new ValidationError('terminal:add: --provider-config must be a JSON object.', [{ path: 'providerConfig', message: 'must be a JSON object' }]);
+    }
+  }
   const parsed = createTerminalSchema.safeParse({
     terminalNumber: args.number,
     label: args.label,
     provider: args.provider ?? 'hyp',
     endpointUrl: args.endpoint,
     credentialRef: args['credential-ref'],
+    providerConfig,
   });
   if (!parsed.success) {
     const errors = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));

@@ -7,8 +7,12 @@ import { toTerminal } from '../terminals/terminal.repository';
 import type { Terminal } from '../terminals/terminal';
 import type { CreateTerminal, ListTerminals, UpdateTerminal } from './admin.schemas';
 
-/** A terminal as the admin API shows it: its credential reference is a path, never a credential. */
+/**
+ * A terminal as the admin API shows it: its credential reference is a path, never a credential;
+ * its provider configuration holds the provider's non-secret fields only (provider-config.ts).
+ */
 export interface TerminalRecord extends Terminal {
+  readonly providerConfig: Record<string, unknown>;
   readonly createdAt: string;
   readonly updatedAt: string;
 }
@@ -27,7 +31,9 @@ export class TerminalAdminRepository {
    */
   async create(input: CreateTerminal, tx: TxClient): Promise<TerminalRecord | null> {
     const id = randomUUID();
-    const { count } = await tx.terminal.createMany({ data: [{ id, ...input }], skipDuplicates: true });
+    const { providerConfig, ...columns } = input;
+    const data = { id, ...columns, providerConfig: (providerConfig ?? {}) as Prisma.InputJsonObject };
+    const { count } = await tx.terminal.createMany({ data: [data], skipDuplicates: true });
     if (count !== 1) return null;
     const row = await tx.terminal.findUniqueOrThrow({ where: { id } });
     return toRecord(row);
@@ -57,7 +63,9 @@ export class TerminalAdminRepository {
   /** null when there is no such terminal. */
   async update(terminalNumber: string, changes: UpdateTerminal, tx: TxClient): Promise<TerminalRecord | null> {
     try {
-      return toRecord(await tx.terminal.update({ where: { terminalNumber }, data: changes }));
+      const { providerConfig, ...columns } = changes;
+      const data = providerConfig === undefined ? columns : { ...columns, providerConfig: providerConfig as Prisma.InputJsonObject };
+      return toRecord(await tx.terminal.update({ where: { terminalNumber }, data }));
     } catch (err) {
       if (err instanceof Prisma.PrismaClientKnownRequestError && err.code === 'P2025') return null;
       throw err;
@@ -66,5 +74,6 @@ export class TerminalAdminRepository {
 }
 
 function toRecord(row: TerminalRow): TerminalRecord {
-  return { ...toTerminal(row), createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() };
+  const providerConfig = (typeof row.providerConfig === 'object' && row.providerConfig !== null ? row.providerConfig : {}) as Record<string, unknown>;
+  return { ...toTerminal(row), providerConfig, createdAt: row.createdAt.toISOString(), updatedAt: row.updatedAt.toISOString() };
 }

@@ -38,7 +38,10 @@ export class TerminalsController {
 
   @Post()
   @HttpCode(201)
-  @ApiOperation({ summary: 'Create a terminal (its credentials stay in the secret store: only their path is given)' })
+  @ApiOperation({
+    summary: 'Create a terminal (its credentials stay in the secret store: only their path is given)',
+    description: "providerConfig: the provider's non-secret fields, checked by its schema; required by providers that have fields (all but hyp).",
+  })
   @ApiZodBody(createTerminalSchema)
   @ApiZodResponse(201, terminalRecordSchema, 'The terminal')
   @ApiProblems(400, 409)
@@ -73,7 +76,10 @@ export class TerminalsController {
   }
 
   @Patch(`:${NUMBER}`)
-  @ApiOperation({ summary: 'Change a terminal (the number cannot change)' })
+  @ApiOperation({
+    summary: 'Change a terminal (the number cannot change)',
+    description: 'providerConfig replaces the whole configuration; a change of provider needs one valid for the new provider (or a stored one it accepts).',
+  })
   @ApiZodParam(NUMBER, terminalNumberParam, '10 digits')
   @ApiZodBody(updateTerminalSchema)
   @ApiZodResponse(200, terminalRecordSchema, 'The terminal after the change')

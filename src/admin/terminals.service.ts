@@ -3,20 +3,26 @@ import type { AuditOrigin } from '../audit/audit-event';
 import { ConflictError, NotFoundError, ValidationError } from '../common/errors';
 import { AppConfig } from '../config/app-config';
 import { GatewayRegistry } from '../gateways/gateway-registry';
+import { TerminalProviderConfigs } from '../sessions/terminal-provider-config';
+import { checkProviderConfig } from '../terminals/provider-config';
 import { TerminalDirectory } from '../terminals/terminal-directory';
 import { AdminAudit, changedFields, type AdminActor } from './admin-audit';
 import type { CreateTerminal, ListTerminals, UpdateTerminal } from './admin.schemas';
 import type { Page } from './page';
 import { TerminalAdminRepository, type TerminalRecord } from './terminal-admin.repository';
 
-const AUDITED_FIELDS = ['label', 'provider', 'endpointUrl', 'credentialRef', 'enabled', 'defaultPolicy'] as const;
+const AUDITED_FIELDS = ['label', 'provider', 'endpointUrl', 'credentialRef', 'enabled', 'defaultPolicy', 'providerConfig'] as const;
 
-/** The admin rules for terminals; changes reach every instance's TerminalDirectory within its TTL. */
+/**
+ * The admin rules for terminals. Changes reach this instance's caches (TerminalDirectory and the
+ * hot path's TerminalProviderConfigs) at once, every other instance's within their TTL.
+ */
 @Injectable()
 export class TerminalsService {
   constructor(
     private readonly terminals: TerminalAdminRepository,
     private readonly directory: TerminalDirectory,
+    private readonly providerConfigs: TerminalProviderConfigs,
     private readonly gateways: GatewayRegistry,
     private readonly audit: AdminAudit,
     private readonly config: AppConfig,
@@ -24,13 +30,15 @@ export class TerminalsService {
 
   async create(input: CreateTerminal, actor: AdminActor, origin: AuditOrigin): Promise<TerminalRecord> {
     this.checkGateway(input.provider, input.endpointUrl);
+    // Hyp has no provider fields: no configuration is its empty one. Any other provider needs its own.
+    const providerConfig = checkProviderConfig(this.gateways, input.provider, input.providerConfig);
     const created = await this.audit.change('terminal.created', actor, origin, async (tx) => {
-      const created = await this.terminals.create(input, tx);
+      const created = await this.terminals.create({ ...input, providerConfig }, tx);
       if (!created) throw new ConflictError(`Terminal ${input.terminalNumber} already exists.`);
       return { result: created, change: { terminalNumber: created.terminalNumber, before: null, after: pick(created, AUDITED_FIELDS) } };
     });
     // A lookup of the number before it existed may be cached as "not found".
-    this.directory.invalidate(created.terminalNumber);
+    this.invalidate(created.terminalNumber);
     return created;
   }
 
@@ -50,12 +58,18 @@ export class TerminalsService {
       // Locked, so that what the event records as before is what this change replaced.
       const before = await this.terminals.find(terminalNumber, tx, true);
       if (!before) throw new NotFoundError(`No terminal ${terminalNumber}.`);
-      this.checkGateway(changes.provider ?? before.provider, changes.endpointUrl ?? before.endpointUrl);
-      const after = await this.terminals.update(terminalNumber, changes, tx);
+      const provider = changes.provider ?? before.provider;
+      this.checkGateway(provider, changes.endpointUrl ?? before.endpointUrl);
+      // A new provider must find a configuration it accepts: the one given, or else the stored one.
+      const providerConfig =
+        changes.providerConfig !== undefined || provider !== before.provider
+          ? checkProviderConfig(this.gateways, provider, changes.providerConfig ?? before.providerConfig)
+          : undefined;
+      const after = await this.terminals.update(terminalNumber, { ...changes, providerConfig }, tx);
       if (!after) throw new NotFoundError(`No terminal ${terminalNumber}.`);
       return { result: after, change: { terminalNumber, ...changedFields(before, after, AUDITED_FIELDS) } };
     });
-    this.directory.invalidate(terminalNumber);
+    this.invalidate(terminalNumber);
     return after;
   }
 
@@ -70,9 +84,16 @@ export class TerminalsService {
   async createOrUpdate(input: CreateTerminal, actor: AdminActor, origin: AuditOrigin): Promise<TerminalRecord> {
     const existing = await this.terminals.find(input.terminalNumber);
     if (!existing) return this.create(input, actor, origin);
-    // Only what the command names: the terminal's policy and enabled state stay as they are.
-    const { label, provider, endpointUrl, credentialRef } = input;
-    return this.update(input.terminalNumber, { label, provider, endpointUrl, credentialRef }, actor, origin);
+    // Only what the command names: the terminal's policy and enabled state, and its provider
+    // configuration unless --provider-config is given, stay as they are.
+    const { label, provider, endpointUrl, credentialRef, providerConfig } = input;
+    return this.update(input.terminalNumber, { label, provider, endpointUrl, credentialRef, providerConfig }, actor, origin);
+  }
+
+  /** After the commit: this instance's caches drop the terminal; other instances' expire. */
+  private invalidate(terminalNumber: string): void {
+    this.directory.invalidate(terminalNumber);
+    this.providerConfigs.invalidate(terminalNumber);
   }
 
   private checkGateway(provider: string, endpointUrl: string): void {
