@@ -82,6 +82,22 @@ describe('operator JWKS under hostile traffic', () => {
     expect(fetches - concurrent).toBe(1);
   });
 
+  it('never fetches the keys for a token its claims refuse anyway', async () => {
+    await sleep(INTERVAL_MS + 100);
+    const before = fetches;
+    const junk = (options: object) =>
+      sign({ roles: ['admin'] }, junkKey.privateKey, { algorithm: 'RS256', keyid: randomBytes(8).toString('hex'), subject: 'mallory', issuer: OPERATOR_ISSUER, audience: OPERATOR_AUDIENCE, expiresIn: 300, ...options });
+    const answers = await Promise.all([
+      call(junk({ issuer: 'https://evil.example' })),
+      call(junk({ audience: 'someone-else' })),
+      call(junk({ expiresIn: -600 })),
+    ]);
+    expect(answers.map((a) => a.status)).toEqual([401, 401, 401]);
+    const reasons = await Promise.all(answers.map(async (a) => (await h.auditEvents(String(a.headers['x-request-id'])))[0]?.reason));
+    expect(reasons).toEqual(['wrong-issuer', 'wrong-audience', 'token-expired']);
+    expect(fetches).toBe(before);
+  });
+
   it('keeps serving cached keys past their age while the identity provider is unreachable', async () => {
     down = true;
     try {

@@ -1,6 +1,6 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { decode } from 'jsonwebtoken';
+import { decode, type JwtPayload } from 'jsonwebtoken';
 import { AuthenticationError } from '../common/errors';
 import type { Config } from '../config/config.schema';
 import { JwksKeySource } from './operator-jwks';
@@ -27,7 +27,11 @@ export function operatorKeyProvider(c: Config): { provider: OperatorKeyProvider;
     return {
       source: `JWKS ${c.OPERATOR_JWKS_URI}`,
       provider: (_req, raw, done) => {
-        const kid = decode(raw, { complete: true })?.header.kid;
+        const token = decode(raw, { complete: true });
+        // A token its claims already refuse never reaches the JWKS (no fetch for an unknown kid).
+        const refused = token && typeof token.payload === 'object' ? refusedByClaims(token.payload, c) : 'malformed-token';
+        if (refused) return done(new AuthenticationError(refused));
+        const kid = token?.header.kid;
         jwks.key(typeof kid === 'string' ? kid : undefined).then(
           (key) => done(null, key),
           (err: unknown) => done(err),
@@ -41,6 +45,20 @@ export function operatorKeyProvider(c: Config): { provider: OperatorKeyProvider;
     source: 'none (operator routes answer 401)',
     provider: (_req, _raw, done) => done(new AuthenticationError('operator-auth-not-configured')),
   };
+}
+
+/**
+ * The refusal passport-jwt would reach after verifying the signature, read from the unverified
+ * claims: issuer, audience, expiry. Only to spare the identity provider; the verified token is
+ * checked again in full.
+ */
+function refusedByClaims(claims: JwtPayload, c: Config): string | undefined {
+  if (c.OPERATOR_JWT_ISSUER !== undefined && claims.iss !== c.OPERATOR_JWT_ISSUER) return 'wrong-issuer';
+  const aud = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  if (!aud.includes(c.OPERATOR_JWT_AUDIENCE)) return 'wrong-audience';
+  if (typeof claims.exp !== 'number') return 'claims-missing';
+  if (claims.exp + c.OPERATOR_JWT_CLOCK_SKEW_SECONDS <= Date.now() / 1000) return 'token-expired';
+  return undefined;
 }
 
 function staticKey(c: Config): KeyObject | undefined {
