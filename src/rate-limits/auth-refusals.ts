@@ -74,11 +74,12 @@ export class AuthRefusals {
 
   /** Before authentication: 429 (and an audited refusal) when this address is over its limit. */
   async checkBefore(req: FastifyRequest, actorType: AuditActorType): Promise<void> {
-    const until = this.blockedUntil.get(req.ip);
+    const client = limitKeyOf(req.ip);
+    const until = this.blockedUntil.get(client);
     if (until === undefined) return;
     const now = Date.now();
     if (until <= now) {
-      this.blockedUntil.delete(req.ip);
+      this.blockedUntil.delete(client);
       return;
     }
     this.metrics.rateLimitRejections.inc({ limit: 'auth-failure' });
@@ -88,7 +89,7 @@ export class AuthRefusals {
 
   /** After a refused authentication: counts it against the address and audits it. */
   async refused(req: FastifyRequest, refusal: Refusal): Promise<void> {
-    await Promise.all([this.count(req.ip), this.record(req, refusal)]);
+    await Promise.all([this.count(limitKeyOf(req.ip)), this.record(req, refusal)]);
   }
 
   private async count(ip: string): Promise<void> {
@@ -198,4 +199,19 @@ export class AuthRefusals {
     await Promise.all(keys.map((key) => this.close(key)));
     for (const bucket of this.open.values()) clearTimeout(bucket.timer);
   }
+}
+
+/**
+ * Whom the limit counts: an IPv4 address, or an IPv6 client's /64 (one host usually holds a whole
+ * /64 and could otherwise take a fresh address for every request). IPv4-mapped addresses count as IPv4.
+ */
+export function limitKeyOf(ip: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped) return mapped[1];
+  if (!ip.includes(':')) return ip;
+  const [head, tail] = ip.split('%')[0].split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...new Array(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
+  return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':')}::/64`;
 }
