@@ -869,8 +869,8 @@ describe('the deployment checks catch broken artefacts', () => {
     expect(broken((c) => (c.services['broker-1'].ports = ['8081:8080']))).toContainEqual(expect.stringMatching(/broker-1 is published/));
     const everyone = broken((c) => BROKERS.forEach((b) => (c.services[b].environment.TRUSTED_PROXIES = '0.0.0.0/0')));
     expect(everyone).toContainEqual(expect.stringMatching(/TRUSTED_PROXIES trusts public addresses/));
-    expect(broken((c) => BROKERS.forEach((b) => (c.services[b].environment.TRUSTED_PROXIES = '172.30.0.11')))).toContainEqual(
-      expect.stringMatching(/must trust its address 172\.30\.0\.10/),
+    expect(broken((c) => BROKERS.forEach((b) => (c.services[b].environment.TRUSTED_PROXIES = '172.30.0.201')))).toContainEqual(
+      expect.stringMatching(/must trust its address 172\.30\.0\.200/),
     );
     expect(broken((c) => delete c.services.proxy.networks)).toContainEqual(expect.stringMatching(/proxy needs a fixed address/));
     const oldSetting = broken((c) => BROKERS.forEach((b) => (c.services[b].environment.TRUST_PROXY = 'true')));
