@@ -233,6 +233,49 @@ describe('auditor API over HTTP (Postgres)', () => {
     });
   });
 
+  describe('CSV export in ";" locales', () => {
+    it('quotes every text cell, so a ";" inside a cell never opens a new one', async () => {
+      await h.db.query(
+        `INSERT INTO audit_event (occurred_at, action, outcome, actor_type, actor_id, terminal_number, request_id, user_agent, reason, latency_ms, details)
+         VALUES (now(), 'session.denied', 'denied', 'device', 'dev;ice', '0882810009', 'semicolon-cells', 'pos;1.0', 'not;allowed', 12, '{"a": "b;c"}')`,
+      );
+      const res = await get('/v1/audit/events/export?format=csv&requestId=semicolon-cells');
+      expect(res.status).toBe(200);
+      const [header, row] = res.text.trimEnd().split('\n');
+      expect(header.startsWith('id,occurredAt,action,')).toBe(true);
+      // Read as a ";"-separated file (how Excel opens CSV in many European locales): split outside quotes only.
+      const cells = splitOutsideQuotes(row, ';');
+      expect(cells).toHaveLength(1);
+      const byComma = splitOutsideQuotes(row, ',');
+      expect(byComma).toHaveLength(17);
+      const at = (field: string) => byComma[header.split(',').indexOf(field)];
+      expect(at('reason')).toBe('"not;allowed"');
+      expect(at('userAgent')).toBe('"pos;1.0"');
+      expect(at('actorId')).toBe('"dev;ice"');
+      expect(at('action')).toBe('"session.denied"');
+      expect(at('details')).toBe('"{""a"": ""b;c""}"');
+      // Numbers stay numbers, and an absent value stays an empty cell.
+      expect(at('latencyMs')).toBe('12');
+      expect(at('id')).toMatch(/^\d+$/);
+      expect(at('gatewayResult')).toBe('');
+    });
+
+    function splitOutsideQuotes(line: string, separator: string): string[] {
+      const cells: string[] = [];
+      let cell = '';
+      let quoted = false;
+      for (const ch of line) {
+        if (ch === '"') quoted = !quoted;
+        if (ch === separator && !quoted) {
+          cells.push(cell);
+          cell = '';
+        } else cell += ch;
+      }
+      cells.push(cell);
+      return cells;
+    }
+  });
+
   describe('GET /v1/audit/stats', () => {
     const terminal = '0882810003';
     const other = '0882810004';

@@ -42,7 +42,8 @@ describe('audit export stream', () => {
     const csv = await text(exportStream(counted(3).source, 'csv'));
     const lines = csv.trimEnd().split('\n');
     expect(lines).toHaveLength(1 + 3_000);
-    expect(lines[1]).toBe(`0,2026-11-23T12:00:00.000Z,session.issued,issued,,device,d,0882819014,"{""command"": ""doDeal""}",r0,,'=cmd,000,,5,,`);
+    // Every text cell quoted (";" locales), ids and latencies as numbers.
+    expect(lines[1]).toBe(`0,"2026-11-23T12:00:00.000Z","session.issued","issued",,"device","d","0882819014","{""command"": ""doDeal""}","r0",,"'=cmd","000",,5,,`);
     const ndjson = (await text(exportStream(counted(2).source, 'ndjson'))).trimEnd().split('\n');
     expect(ndjson).toHaveLength(2_000);
     expect(JSON.parse(ndjson[1999])).toMatchObject({ id: '1999', userAgent: '=cmd', scope: { command: 'doDeal' }, latencyMs: 5 });

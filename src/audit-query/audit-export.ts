@@ -1,6 +1,9 @@
 import { Readable } from 'node:stream';
 import { EVENT_FIELDS, type EventRow, ndjsonLine } from '../audit-seal/event-row';
-import { csvLine, csvLines } from './csv';
+import { csvLines } from './csv';
+
+/** id and latencyMs: written as numbers in CSV, every other column as quoted text. */
+const NUMERIC_COLUMNS: readonly boolean[] = EVENT_FIELDS.map((f) => f === 'id' || f === 'latencyMs');
 
 export type ExportFormat = 'csv' | 'ndjson';
 
@@ -17,8 +20,9 @@ export const EXPORT_CONTENT_TYPES: Record<ExportFormat, string> = {
  */
 export function exportStream(source: AsyncIterable<EventRow[]>, format: ExportFormat): Readable {
   async function* chunks(): AsyncGenerator<string> {
-    if (format === 'csv') yield csvLine(EVENT_FIELDS);
-    for await (const batch of readAhead(source)) yield format === 'csv' ? csvLines(batch) : ndjsonBatch(batch);
+    // Field names are fixed identifiers: the header is written bare, as spreadsheets expect it.
+    if (format === 'csv') yield `${EVENT_FIELDS.join(',')}\n`;
+    for await (const batch of readAhead(source)) yield format === 'csv' ? csvLines(batch, NUMERIC_COLUMNS) : ndjsonBatch(batch);
   }
   // Each chunk is one whole batch, well over the high-water mark: at most one waits in the buffer.
   return Readable.from(chunks(), { objectMode: false, highWaterMark: 64 * 1024 });

@@ -26,11 +26,13 @@ describe('csv', () => {
     42,
     -7,
     '{"command":"doDeal"}',
+    'semi;colon',
+    ';',
+    'tab\tinside',
   ];
 
-  // csv-stringify leaves a cell with a lone CR unquoted, which many readers take as a line break;
-  // ours quotes it, so the oracle is told to as well.
-  const options = { escape_formulas: true, quoted_match: /\r/ };
+  // Every text cell quoted (";" locales), empty cells left empty, numbers bare.
+  const options = { escape_formulas: true, quoted_string: true, quoted_empty: false };
 
   it('writes exactly what csv-stringify writes with escape_formulas', () => {
     const oracle = stringify([tricky], options);
@@ -49,13 +51,21 @@ describe('csv', () => {
     expect(csvLines([])).toBe('');
   });
 
-  it('neutralises formula starters and quotes what must be quoted', () => {
-    expect(csvCell('=1+1')).toBe("'=1+1");
-    expect(csvCell('-1')).toBe("'-1");
+  it('neutralises formula starters and quotes every text cell', () => {
+    expect(csvCell('=1+1')).toBe(`"'=1+1"`);
+    expect(csvCell('-1')).toBe(`"'-1"`);
     expect(csvCell(-1)).toBe('-1');
     expect(csvCell('=a,"b"')).toBe(`"'=a,""b"""`);
     expect(csvCell('a\nb')).toBe('"a\nb"');
     expect(csvCell('a\rb')).toBe('"a\rb"');
+    expect(csvCell('a;b')).toBe('"a;b"');
+    expect(csvCell('plain')).toBe('"plain"');
     expect(csvCell(null)).toBe('');
+    expect(csvCell('')).toBe('');
+  });
+
+  it('writes the columns marked numeric bare when they hold digits, as text otherwise', () => {
+    expect(csvLines([['12', 'a;b', '7', null]], [true, false, true, true])).toBe('12,"a;b",7,\n');
+    expect(csvLines([['1;2', '=1', '-3']], [true, true, true])).toBe(`"1;2","'=1","'-3"\n`);
   });
 });
