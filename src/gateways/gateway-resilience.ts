@@ -118,8 +118,3 @@ function originOf(url: string): string {
     return url;
   }
 }
-
-/** What the device sees when the deadline ran out, whatever was in flight at that moment. */
-export function deadlineExceeded(deadlineMs: number, cause: unknown): GatewayTimeoutError {
-  return new GatewayTimeoutError(`The gateway did not answer within ${deadlineMs} ms.`, { cause });
-}

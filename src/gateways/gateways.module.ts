@@ -1,8 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { Inject, Module, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Logger, Module, OnApplicationShutdown } from '@nestjs/common';
 import { AppConfig } from '../config/app-config';
+import { BrokerMetrics } from '../metrics/broker-metrics';
+import { GatewayCall } from './gateway-call';
 import { GatewayHttpClient } from './gateway-http.client';
 import { GatewayRegistry } from './gateway-registry';
+import { GatewayResilience } from './gateway-resilience';
 import { PROVIDERS } from './providers';
 
 @Module({
@@ -27,8 +30,31 @@ import { PROVIDERS } from './providers';
       useFactory: (http: GatewayHttpClient, { values: config }: AppConfig) =>
         new GatewayRegistry(PROVIDERS.map((spec) => ({ spec, gateway: spec.create({ http, config }) }))),
     },
+    {
+      // One policy per gateway origin, shared by every operation on it (issue, close).
+      provide: GatewayResilience,
+      inject: [AppConfig, BrokerMetrics],
+      useFactory: ({ values: c }: AppConfig, metrics: BrokerMetrics) => {
+        const logger = new Logger('GatewayResilience');
+        return new GatewayResilience({
+          maxAttempts: c.GATEWAY_RETRY_MAX_ATTEMPTS,
+          baseDelayMs: c.GATEWAY_RETRY_BASE_DELAY_MS,
+          breakerThreshold: c.GATEWAY_BREAKER_THRESHOLD,
+          breakerHalfOpenAfterMs: c.GATEWAY_BREAKER_HALF_OPEN_AFTER_MS,
+          bulkheadLimit: c.GATEWAY_BULKHEAD_LIMIT,
+          bulkheadQueue: c.GATEWAY_BULKHEAD_QUEUE,
+          onBreakerStateChange: (origin, state) => {
+            metrics.setBreakerState(origin, state);
+            logger.warn(`circuit breaker for ${origin} is now ${state}`);
+          },
+          onBulkheadRejected: (origin) => metrics.bulkheadRejections.inc({ origin }),
+          onCall: (origin, seconds, result) => metrics.gatewayLatency.observe({ origin, result }, seconds),
+        });
+      },
+    },
+    GatewayCall,
   ],
-  exports: [GatewayRegistry],
+  exports: [GatewayRegistry, GatewayResilience, GatewayCall],
 })
 export class GatewaysModule implements OnApplicationShutdown {
   constructor(@Inject(GatewayHttpClient) private readonly http: GatewayHttpClient) {}

@@ -1,11 +1,11 @@
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { SessionsModule } from '../sessions/sessions.module';
+import { GatewaysModule } from '../gateways/gateways.module';
 import { HealthController } from './health.controller';
 import { ReadinessChecks } from './readiness-checks';
 
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), SessionsModule],
+  imports: [TerminusModule.forRoot({ logger: false }), GatewaysModule],
   controllers: [HealthController],
   providers: [ReadinessChecks],
 })

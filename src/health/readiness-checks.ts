@@ -4,7 +4,7 @@ import { BrokerError } from '../common/errors';
 import { DatabaseConnection } from '../database/database-connection';
 import { REDIS, type RedisClient } from '../redis/redis.module';
 import { SecretsProvider } from '../secrets/secrets-provider';
-import { GatewayResilience } from '../sessions/gateway-call';
+import { GatewayResilience } from '../gateways/gateway-resilience';
 
 const CHECK_TIMEOUT_MS = 2_000;
 

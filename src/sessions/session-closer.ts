@@ -9,16 +9,13 @@ import {
   ConflictError,
   DependencyUnavailableError,
   ForbiddenError,
-  GatewayRejectedError,
   NotFoundError,
 } from '../common/errors';
 import { AppConfig } from '../config/app-config';
 import type { DevicePrincipal } from '../devices/device';
-import type { GatewayCredentials } from '../gateways/gateway-provider';
+import { GatewayCall, type CallTally } from '../gateways/gateway-call';
 import { GatewayRegistry } from '../gateways/gateway-registry';
-import { SecretsProvider } from '../secrets/secrets-provider';
 import { TerminalDirectory } from '../terminals/terminal-directory';
-import { deadlineExceeded, GatewayResilience } from './gateway-call';
 import { SessionOwnership } from './session-ownership';
 import { TerminalProviderConfigs } from './terminal-provider-config';
 
@@ -39,10 +36,9 @@ export class SessionCloser {
     private readonly terminals: TerminalDirectory,
     private readonly providerConfigs: TerminalProviderConfigs,
     private readonly gateways: GatewayRegistry,
-    private readonly secrets: SecretsProvider,
+    private readonly gatewayCall: GatewayCall,
     private readonly audit: AuditTrail,
     private readonly fingerprinter: SessionFingerprinter,
-    private readonly resilience: GatewayResilience,
     config: AppConfig,
   ) {
     this.deadlineMs = config.values.REQUEST_DEADLINE_MS;
@@ -89,34 +85,25 @@ export class SessionCloser {
     }
 
     await this.audit.record({ ...event, action: 'session.close_requested', outcome: 'pending', details });
-    let attempts = 0;
+    const tally: CallTally = { attempts: 0 };
     try {
       const gatewayTerminal = { terminalNumber: terminal.terminalNumber, endpointUrl: terminal.endpointUrl, config: config.data as unknown };
-      const send = (credentials: GatewayCredentials) =>
-        this.resilience.execute(terminal.endpointUrl, deadline, (signal) => {
-          attempts++;
-          return closeSession({ terminal: gatewayTerminal, credentials, sessionId, requestId: origin.requestId, signal });
-        });
-      const credentials = await this.secrets.get(terminal.credentialRef);
-      await send(credentials).catch(async (err: unknown) => {
-        if (!(err instanceof GatewayRejectedError) || err.code !== 'gateway-merchant-auth-failed') throw err;
-        const fresh = await this.secrets.refresh(terminal.credentialRef);
-        if (Object.keys(fresh).every((k) => fresh[k] === credentials[k])) throw err;
-        return send(fresh);
-      });
+      await this.gatewayCall.run(
+        terminal,
+        deadline,
+        (credentials, signal) => closeSession({ terminal: gatewayTerminal, credentials, sessionId, requestId: origin.requestId, signal }),
+        tally,
+      );
       await this.audit.record({
         ...event,
         action: 'session.closed',
         outcome: 'success',
         latencyMs: performance.now() - started,
-        details: { ...details, attempts },
+        details: { ...details, attempts: tally.attempts },
       });
     } catch (err) {
       if (err instanceof AuditUnavailableError) throw err;
-      const error =
-        err instanceof BrokerError ? err
-        : deadline.aborted ? deadlineExceeded(this.deadlineMs, err)
-        : new DependencyUnavailableError('The session could not be closed; retry later.', 5, { cause: err });
+      const error = this.gatewayCall.failure(err, deadline, 'The session could not be closed; retry later.');
       await this.audit.record({
         ...event,
         action: 'session.close_failed',
@@ -124,7 +111,7 @@ export class SessionCloser {
         reason: error.code,
         gatewayResult: error.gatewayResult,
         latencyMs: performance.now() - started,
-        details: { ...details, attempts },
+        details: { ...details, attempts: tally.attempts },
       });
       throw error;
     }

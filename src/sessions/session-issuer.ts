@@ -8,18 +8,16 @@ import {
   BrokerError,
   DependencyUnavailableError,
   ForbiddenError,
-  GatewayRejectedError,
   ValidationError,
 } from '../common/errors';
 import { AppConfig } from '../config/app-config';
 import type { DevicePrincipal } from '../devices/device';
-import type { GatewayCredentials, GatewayTerminal } from '../gateways/gateway-provider';
+import { GatewayCall, type CallTally } from '../gateways/gateway-call';
+import type { GatewayTerminal } from '../gateways/gateway-provider';
 import { GatewayRegistry, type RegisteredProvider } from '../gateways/gateway-registry';
 import { BrokerMetrics } from '../metrics/broker-metrics';
-import { SecretsProvider } from '../secrets/secrets-provider';
 import type { Terminal } from '../terminals/terminal';
 import { TerminalDirectory } from '../terminals/terminal-directory';
-import { deadlineExceeded, GatewayResilience } from './gateway-call';
 import { outboundIdempotencyKey } from './outbound-idempotency-key';
 import { policyPart } from './scope-policy';
 import type { SessionRequest } from './session-request.schema';
@@ -62,10 +60,9 @@ export class SessionIssuer {
   constructor(
     private readonly terminals: TerminalDirectory,
     private readonly gateways: GatewayRegistry,
-    private readonly secrets: SecretsProvider,
+    private readonly gatewayCall: GatewayCall,
     private readonly audit: AuditTrail,
     private readonly fingerprinter: SessionFingerprinter,
-    private readonly resilience: GatewayResilience,
     config: AppConfig,
     private readonly providerConfigs: TerminalProviderConfigs,
     private readonly metrics: BrokerMetrics,
@@ -96,29 +93,23 @@ export class SessionIssuer {
     // Recorded before the gateway call: a crash mid-call still leaves a trace.
     await this.record({ ...event, action: 'session.requested', outcome: 'pending', details });
 
-    let attempts = 0;
+    const tally: CallTally = { attempts: 0 };
     try {
       const outboundKey = outboundIdempotencyKey(device.deviceId, idempotencyKey);
-      const ask = (credentials: GatewayCredentials) =>
-        this.resilience.execute(terminal.endpointUrl, deadline, (signal) => {
-          attempts++;
-          return provider.gateway.createSession({
+      const session = await this.gatewayCall.run(
+        terminal,
+        deadline,
+        (credentials, signal) =>
+          provider.gateway.createSession({
             terminal: gatewayTerminal,
             credentials,
             scope,
             requestId: origin.requestId,
             idempotencyKey: outboundKey,
             signal,
-          });
-        });
-      const credentials = await this.secrets.get(terminal.credentialRef);
-      const session = await ask(credentials).catch(async (err: unknown) => {
-        // The secret may have been rotated since it was cached: read it again, once.
-        if (!(err instanceof GatewayRejectedError) || err.code !== MERCHANT_AUTH_FAILED) throw err;
-        const fresh = await this.secrets.refresh(terminal.credentialRef);
-        if (sameCredentials(fresh, credentials)) throw err;
-        return ask(fresh);
-      });
+          }),
+        tally,
+      );
       await this.record({
         ...event,
         action: 'session.issued',
@@ -127,7 +118,7 @@ export class SessionIssuer {
         gatewayTranId: session.gatewayReference,
         latencyMs: performance.now() - started,
         sessionFingerprint: this.fingerprinter.fingerprint(session.sessionId),
-        details: { ...details, attempts, expiresIn: session.expiresIn, reusable: session.reusable },
+        details: { ...details, attempts: tally.attempts, expiresIn: session.expiresIn, reusable: session.reusable },
       });
       return {
         sessionId: session.sessionId,
@@ -141,8 +132,7 @@ export class SessionIssuer {
       };
     } catch (err) {
       if (err instanceof AuditUnavailableError) throw err;
-      const error =
-        err instanceof BrokerError ? err : deadline.aborted ? deadlineExceeded(this.deadlineMs, err) : toBrokerError(err);
+      const error = this.gatewayCall.failure(err, deadline, 'The session could not be created; retry later.');
       await this.record({
         ...event,
         action: 'session.failed',
@@ -150,7 +140,7 @@ export class SessionIssuer {
         reason: error.code,
         gatewayResult: error.gatewayResult,
         latencyMs: performance.now() - started,
-        details: { ...details, attempts },
+        details: { ...details, attempts: tally.attempts },
       });
       throw error;
     }
@@ -260,18 +250,6 @@ export class SessionIssuer {
   }
 }
 
-const MERCHANT_AUTH_FAILED = 'gateway-merchant-auth-failed';
-
-function sameCredentials(a: GatewayCredentials, b: GatewayCredentials): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
-}
-
 function soleTerminal(device: DevicePrincipal): string | undefined {
   return device.terminalNumbers.length === 1 ? device.terminalNumbers[0] : undefined;
-}
-
-function toBrokerError(err: unknown): BrokerError {
-  if (err instanceof BrokerError) return err;
-  return new DependencyUnavailableError('The session could not be created; retry later.', 5, { cause: err });
 }
