@@ -1,16 +1,17 @@
 /**
- * `npm run demo`: a scripted POS device against the embedded broker (`npm start`).
- * It enrolls itself with the local bootstrap token, signs its own JWT, gets a scoped sessionId,
- * pays with it on the Hyp sandbox, and shows what the broker and the sandbox refuse.
+ * `npm run demo`: a scripted POS device against the embedded broker (`npm start`), written with
+ * the device SDK (sdk/): its key, its signed JWTs and its session calls all come from there.
+ * It enrolls itself with the local bootstrap token, gets a scoped sessionId, pays with it on the
+ * Hyp sandbox, and shows what the broker and the sandbox refuse.
  * `npm run demo -- --provider payroc` (or embedded-components, wallet) runs the same device
  * against that provider's demo terminal instead.
  */
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { config as loadDotenv } from 'dotenv';
-import { sign } from 'jsonwebtoken';
 import { request } from 'undici';
+import { BrokerClient, BrokerProblemError, generateDeviceKey, signDeviceToken, type Session } from '../sdk/src/index';
 import { buildDoDealRequest, parseHypResponse } from '../src/gateways/hyp/hyp-xml';
 import { DEMO_PROVIDER_TERMINALS } from '../src/embedded/dev-secrets';
 
@@ -50,8 +51,8 @@ async function main(): Promise<void> {
     throw new Error(`No bootstrap token at ${tokenFile}: start the broker first with \`npm start\`.`);
   }
 
-  step(1, 'The POS device makes its own ES256 key pair (the private key never leaves it).');
-  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  step(1, 'The POS device makes its own ES256 key pair with the SDK (WebCrypto; the private key never leaves it).');
+  const key = await generateDeviceKey();
 
   step(2, `It enrolls itself through the embedded bootstrap: POST ${broker}/v1/bootstrap/devices`);
   const enrolled = await call(
@@ -59,7 +60,7 @@ async function main(): Promise<void> {
     `${broker}/v1/bootstrap/devices`,
     {
       name: `demo-pos-${randomUUID().slice(0, 8)}`,
-      publicKey: publicKey.export({ format: 'jwk' }),
+      publicKey: key.publicJwk,
       terminalNumbers: [terminalNumber],
       policy: { allowUnscoped: false, allowed: [{ command: 'doDeal', validation: 'AutoComm', transactionType: 'Credit' }] },
     },
@@ -69,22 +70,13 @@ async function main(): Promise<void> {
   const deviceId = String(enrolled.body.deviceId);
   const keyId = String(enrolled.body.keyId);
   process.stdout.write(`   -> 201, device ${deviceId}, bound to ${terminalNumber}, policy doDeal/AutoComm/Credit\n`);
+  const client = new BrokerClient({ brokerUrl: broker, deviceId, keyId, key, audience, softwareVersion: 'demo-1.0' });
 
-  const jwtFor = () =>
-    sign({}, privateKey, { algorithm: 'ES256', keyid: keyId, subject: deviceId, audience, expiresIn: 60, jwtid: randomUUID() });
-
-  step(3, 'It asks the broker for a scoped session with a fresh JWT: POST /v1/sessions');
-  const token = jwtFor();
-  const issued = await call(
-    'POST',
-    `${broker}/v1/sessions`,
-    { terminalNumber, scope: { command: 'doDeal', validation: 'autoComm', transactionType: 'credit' } },
-    { authorization: `Bearer ${token}` },
-  );
-  if (issued.status !== 201) throw new Error(`session refused: ${issued.status} ${JSON.stringify(issued.body)}`);
-  const sessionId = String(issued.body.sessionId);
+  step(3, 'It asks the broker for a scoped session (the SDK signs a fresh JWT, with an Idempotency-Key): POST /v1/sessions');
+  const issued = await client.createSession({ terminalNumber, scope: { command: 'doDeal', validation: 'autoComm', transactionType: 'credit' } });
+  const sessionId = issued.sessionId;
   process.stdout.write(
-    `   -> 201, sessionId ${mask(sessionId)}, expires in ${issued.body.expiresIn} s, scope ${JSON.stringify(issued.body.scope)}, requestId ${issued.body.requestId}\n`,
+    `   -> 201, sessionId ${mask(sessionId)}, expires in ${issued.expiresIn} s, scope ${JSON.stringify(issued.scope)}, requestId ${issued.requestId}\n`,
   );
 
   step(4, `It pays with the session on the Hyp sandbox (no merchant password on the device): POST ${sandbox}`);
@@ -104,38 +96,47 @@ async function main(): Promise<void> {
   const again = await payOnce();
   process.stdout.write(`   -> result ${again.result} (${again.message})\n`);
 
-  step(6, 'The same JWT again is a replay: the broker refuses it.');
-  const replay = await call('POST', `${broker}/v1/sessions`, { terminalNumber, scope: { command: 'doDeal', validation: 'AutoComm', transactionType: 'Credit' } }, { authorization: `Bearer ${token}` });
+  step(6, 'The same JWT twice is a replay: the broker refuses the second (the SDK never reuses one; here it is sent by hand).');
+  const token = await signDeviceToken(key, { deviceId, keyId, audience });
+  const body = { terminalNumber, scope: { command: 'doDeal', validation: 'AutoComm', transactionType: 'Credit' } };
+  await call('POST', `${broker}/v1/sessions`, body, { authorization: `Bearer ${token}` });
+  const replay = await call('POST', `${broker}/v1/sessions`, body, { authorization: `Bearer ${token}` });
   process.stdout.write(`   -> ${replay.status} ${replay.body.title}\n`);
 
-  step(7, 'A scope outside the device policy (refundDeal) is refused.');
-  const outside = await call('POST', `${broker}/v1/sessions`, { terminalNumber, scope: { command: 'refundDeal' } }, { authorization: `Bearer ${jwtFor()}` });
-  process.stdout.write(`   -> ${outside.status} ${outside.body.title}: ${outside.body.detail}\n`);
+  step(7, 'A scope outside the device policy (refundDeal) is refused: a typed BrokerProblemError.');
+  show(await attempt(() => client.createSession({ terminalNumber, scope: { command: 'refundDeal' } })));
 
   process.stdout.write('\nEvery step above left audit events in the broker\'s database (table audit_event).\n');
 }
 
-/** A device enrolled through the bootstrap for one terminal, signing a fresh JWT per call. */
+/** A device enrolled through the bootstrap for one terminal; the SDK signs a fresh JWT per call. */
 async function enrollDemoDevice(terminalNumber: string, policy: object) {
   const bootstrapToken = readBootstrapToken();
-  const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const key = await generateDeviceKey();
   const enrolled = await call(
     'POST',
     `${broker}/v1/bootstrap/devices`,
-    { name: `demo-pos-${randomUUID().slice(0, 8)}`, publicKey: publicKey.export({ format: 'jwk' }), terminalNumbers: [terminalNumber], policy },
+    { name: `demo-pos-${randomUUID().slice(0, 8)}`, publicKey: key.publicJwk, terminalNumbers: [terminalNumber], policy },
     { authorization: `Bearer ${bootstrapToken}` },
   );
   if (enrolled.status !== 201) throw new Error(`enrollment failed: ${enrolled.status} ${JSON.stringify(enrolled.body)}`);
   const deviceId = String(enrolled.body.deviceId);
-  const keyId = String(enrolled.body.keyId);
-  const auth = () => ({
-    authorization: `Bearer ${sign({}, privateKey, { algorithm: 'ES256', keyid: keyId, subject: deviceId, audience, expiresIn: 60, jwtid: randomUUID() })}`,
-  });
+  const client = new BrokerClient({ brokerUrl: broker, deviceId, keyId: String(enrolled.body.keyId), key, audience, softwareVersion: 'demo-1.0' });
   return {
     deviceId,
-    session: (scope: unknown) => call('POST', `${broker}/v1/sessions`, { terminalNumber, scope }, auth()),
-    close: (sessionId: string) => call('DELETE', `${broker}/v1/sessions/${encodeURIComponent(sessionId)}`, undefined, auth()),
+    session: (scope: Record<string, unknown>) => attempt(() => client.createSession({ terminalNumber, scope })),
+    close: (sessionId: string) => attempt(() => client.closeSession(sessionId).then(() => 'closed' as const)),
   };
+}
+
+/** The call's result, or the broker's refusal (typed from its problem+json) to show. */
+async function attempt<T>(fn: () => Promise<T>): Promise<T | BrokerProblemError> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof BrokerProblemError) return err;
+    throw err;
+  }
 }
 
 function readBootstrapToken(): string {
@@ -146,14 +147,15 @@ function readBootstrapToken(): string {
   }
 }
 
-function show(res: { status: number; body: Record<string, unknown> }): void {
-  const b = res.body;
-  if (res.status < 300 && typeof b.sessionId === 'string') {
-    process.stdout.write(
-      `   -> ${res.status}, ${b.provider} session ${mask(b.sessionId)}, expiresIn ${b.expiresIn === null ? 'open until closed' : `${b.expiresIn} s`}, reusable ${b.reusable}, scope ${JSON.stringify(b.scope)}\n`,
-    );
+function show(res: Session | 'closed' | BrokerProblemError): void {
+  if (res === 'closed') {
+    process.stdout.write('   -> 204, closed\n');
+  } else if (res instanceof BrokerProblemError) {
+    process.stdout.write(`   -> ${res.status} ${res.title}: ${res.detail}\n`);
   } else {
-    process.stdout.write(`   -> ${res.status}${b.title ? ` ${b.title}: ${b.detail}` : ''}\n`);
+    process.stdout.write(
+      `   -> 201, ${res.provider} session ${mask(res.sessionId)}, expiresIn ${res.expiresIn === null ? 'open until closed' : `${res.expiresIn} s`}, reusable ${res.reusable}, scope ${JSON.stringify(res.scope)}\n`,
+    );
   }
 }
 
@@ -192,7 +194,8 @@ async function providerDemo(provider: keyof typeof DEMO_PROVIDER_TERMINALS): Pro
     step(2, 'It opens a signed wallet session on wallet 2sdflsd (x-signature = SHA-1 of query string + key).');
     const opened = await device.session({ walletId: '2sdflsd' });
     show(opened);
-    const sessionId = String(opened.body.sessionId);
+    if (opened instanceof BrokerProblemError) return;
+    const sessionId = opened.sessionId;
     step(3, 'Another device tries to close it: refused (the audit trail says whose it is).');
     const other = await enrollDemoDevice(terminalNumber, { allowUnscoped: false, allowed: [], providers: policies.wallet });
     show(await other.close(sessionId));
