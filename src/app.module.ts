@@ -8,6 +8,7 @@ import { AuditQueryModule } from './audit-query/audit-query.module';
 import { AuditSealModule } from './audit-seal/audit-seal.module';
 import { BootstrapModule } from './bootstrap/bootstrap.module';
 import { BrokerConfigModule } from './config/config.module';
+import { ConsoleModule } from './console/console.module';
 import { validateConfig } from './config/config.schema';
 import { DatabaseModule } from './database/database.module';
 import { EnrollmentModule } from './enrollment/enrollment.module';
@@ -51,6 +52,7 @@ export class AppModule {
         EnrollmentModule,
         SessionsModule,
         ...(config.BOOTSTRAP_ENROLLMENT ? [BootstrapModule] : []),
+        ConsoleModule.forRoot(config),
       ],
       providers: [{ provide: APP_FILTER, useClass: ProblemDetailsFilter }],
     };

@@ -285,3 +285,32 @@ describe('one-time enrollment codes', () => {
     expect(event.details).toMatchObject({ enrollmentCodeId: batch.id });
   });
 });
+
+describe('enrollment attempts limited per IP across instances (Redis)', () => {
+  let a: BrokerHarness;
+  let b: BrokerHarness;
+
+  beforeAll(async () => {
+    const env = { REDIS_URL: 'redis://127.0.0.1:6379', TRUSTED_PROXIES: '127.0.0.1', ENROLLMENT_RATE_LIMIT_PER_MINUTE: '4' };
+    [a, b] = await Promise.all([BrokerHarness.start(env), BrokerHarness.start(env)]);
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+  });
+
+  it('counts the attempts made on every instance against one limit', async () => {
+    // An address of its own: other tests on the same Redis must not share its count.
+    const ip = freshIp();
+    const guess = (h: BrokerHarness) => h.send('POST', '/v1/enrollments', { code: 'AAAA-BBBB-CCCC-DD', publicKey: deviceKey().jwk }, { 'x-forwarded-for': ip });
+    const statuses = [];
+    for (const h of [a, a, b, b]) statuses.push((await guess(h)).status);
+    expect(statuses).toEqual([400, 400, 400, 400]);
+    const limited = await guess(a);
+    expect(limited.status).toBe(429);
+    const [event] = await a.auditEvents(String(limited.headers['x-request-id']));
+    expect([event.action, event.reason]).toEqual(['enrollment.refused', 'rate-limited']);
+    // Another address is not limited.
+    expect((await b.send('POST', '/v1/enrollments', { code: 'AAAA-BBBB-CCCC-DD', publicKey: deviceKey().jwk }, { 'x-forwarded-for': freshIp() })).status).toBe(400);
+  });
+});

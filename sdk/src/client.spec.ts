@@ -90,4 +90,13 @@ describe('BrokerClient', () => {
     await store.clear();
     expect(await BrokerClient.fromStore(store)).toBeUndefined();
   });
+
+  it('refuses a softwareVersion the broker would refuse in every token', async () => {
+    const key = await generateDeviceKey();
+    const make = (softwareVersion: string) => () => new BrokerClient({ brokerUrl: 'http://b', deviceId: 'd', keyId: 'k', key, softwareVersion });
+    expect(make('1.2 beta')).toThrow(TypeError);
+    expect(make('')).toThrow(TypeError);
+    expect(make('x'.repeat(65))).toThrow(TypeError);
+    expect(make('1.2.0-beta+7')).not.toThrow();
+  });
 });

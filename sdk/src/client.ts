@@ -62,6 +62,10 @@ export class BrokerClient {
   readonly #transport: Transport;
 
   constructor(options: BrokerClientOptions) {
+    // The broker refuses any other `sv` (401): better to say so here, once, than on every call.
+    if (options.softwareVersion !== undefined && !/^[\x21-\x7e]{1,64}$/.test(options.softwareVersion)) {
+      throw new TypeError('softwareVersion must be 1 to 64 visible ASCII characters (no spaces).');
+    }
     this.brokerUrl = options.brokerUrl;
     this.deviceId = options.deviceId;
     this.keyId = options.keyId;

@@ -138,6 +138,19 @@ export const configSchema = z
 
     BOOTSTRAP_ENROLLMENT: bool.default(false),
     BOOTSTRAP_TOKEN_FILE: z.string().min(1).default('./data/bootstrap-token'),
+
+    /** The operator console (console/dist) at /console/; off: not served. */
+    CONSOLE_ENABLED: bool.default(true),
+    CONSOLE_DIST_DIR: z.string().min(1).default('./console/dist'),
+    /** "Sign in (development)": POST /console/dev-token mints operator tokens from the local key; embedded mode only. */
+    CONSOLE_DEV_SIGN_IN: bool.default(false),
+    CONSOLE_DEV_TOKEN_TTL_SECONDS: int(60, 3_600).default(900),
+    /** The console's OpenID provider (authorization code + PKCE); unset: OPERATOR_JWT_ISSUER. */
+    CONSOLE_OIDC_ISSUER: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
+    CONSOLE_OIDC_CLIENT_ID: optionalString,
+    CONSOLE_OIDC_SCOPES: z.string().min(1).default('openid profile'),
+    /** Resource indicator (RFC 8707) asked for, so the access token is issued for the broker's audience. */
+    CONSOLE_OIDC_RESOURCE: optionalString,
   })
   .superRefine((c, ctx) => {
     const refuse = (path: string, message: string) => ctx.addIssue({ code: 'custom', path: [path], message });
@@ -176,6 +189,7 @@ export const configSchema = z
       refuse('HYP_DEFAULT_ENDPOINT', 'must be a real https:// gateway URL in production, not the sandbox');
     if (c.HYP_SANDBOX !== 'off') refuse('HYP_SANDBOX', 'must be off in production');
     if (c.BOOTSTRAP_ENROLLMENT) refuse('BOOTSTRAP_ENROLLMENT', 'is a development bootstrap and must be false in production');
+    if (c.CONSOLE_DEV_SIGN_IN) refuse('CONSOLE_DEV_SIGN_IN', 'mints operator tokens from the local development key and must be false in production');
     if (c.SECRETS_PROVIDER === 'file') refuse('SECRETS_PROVIDER', 'must be vault in production (the file provider is for development)');
     // Plain http only to a local Vault Agent / Proxy listener; anything across the network needs TLS.
     if (c.VAULT_ADDR && !c.VAULT_ADDR.startsWith('https://') && !isLoopback(c.VAULT_ADDR))

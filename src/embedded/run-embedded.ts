@@ -21,6 +21,8 @@ async function main(): Promise<void> {
   const env: Record<string, string | undefined> = {
     HYP_SANDBOX: 'embedded',
     BOOTSTRAP_ENROLLMENT: 'true',
+    // The console's "Sign in (development)" (production refuses it).
+    CONSOLE_DEV_SIGN_IN: 'true',
     ...process.env,
   };
   const config = validateConfig(env);
@@ -76,6 +78,7 @@ async function main(): Promise<void> {
     [
       '',
       `  pos-session-broker (embedded) listening on ${base}`,
+      `  operator console:     ${base}/console/  (Sign in (development), roles to choose)`,
       `  metrics (Prometheus): ${app.get(MetricsServer).url() ?? 'off (METRICS_PORT=off)'}/metrics`,
       `  Hyp sandbox:          ${sandboxUrl}`,
       `  other sandboxes:      Payroc ${providerSandboxes.payroc.apiUrl} (terminal ${t.payroc}),`,
