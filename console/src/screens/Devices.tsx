@@ -1,0 +1,234 @@
+import { createColumnHelper, flexRender, getCoreRowModel, useReactTable } from '@tanstack/react-table';
+import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import { Button, Form, Link } from 'react-aria-components';
+import { api, post, patch, qs, type Device, type EventPage, type Page, type Problem } from '../api';
+import { useAuth } from '../auth';
+import { navigate, paramsObject, useLocation } from '../router';
+import { Confirm, Empty, Field, Loading, ProblemAlert, SelectField, StatusBadge, fmtTime, problemOf, useApi } from '../ui';
+import { EventTable } from './EventTable';
+
+const col = createColumnHelper<Device>();
+const PAGE = 25;
+
+/** The fleet: server-side filters (status, terminal, name) in the URL, paged by the API. */
+export function DevicesScreen() {
+  const { params } = useLocation();
+  const key = params.toString();
+  const q = paramsObject(params);
+  const [form, setForm] = useState({ status: q.status ?? '', terminalNumber: q.terminalNumber ?? '', name: q.name ?? '' });
+  useEffect(() => {
+    const p = paramsObject(new URLSearchParams(key));
+    setForm({ status: p.status ?? '', terminalNumber: p.terminalNumber ?? '', name: p.name ?? '' });
+  }, [key]);
+  const offset = Number(q.offset ?? 0) || 0;
+  const { data, error, loading } = useApi(() => api<Page<Device>>(`/v1/admin/devices${qs({ ...q, limit: PAGE })}`), [key]);
+  const showLastSeen = !!data?.items.some((d) => d.lastSeenAt !== undefined);
+  const columns = useMemo(
+    () => [
+      col.accessor('name', { header: 'Name', cell: (c) => <Link href={`/console/devices/${c.row.original.id}`}>{c.getValue()}</Link> }),
+      col.accessor('status', { header: 'Status', cell: (c) => <StatusBadge status={c.getValue()} /> }),
+      col.accessor('terminalNumbers', { header: 'Terminals', cell: (c) => c.getValue().join(', ') }),
+      col.display({ id: 'key', header: 'Key id', cell: (c) => <code>{c.row.original.keys[0]?.id ?? '—'}</code> }),
+      col.display({ id: 'alg', header: 'Algorithm', cell: (c) => c.row.original.keys[0]?.alg ?? '—' }),
+      col.accessor('createdAt', { header: 'Enrolled at', cell: (c) => fmtTime(c.getValue()) }),
+      ...(showLastSeen ? [col.accessor('lastSeenAt', { header: 'Last seen', cell: (c) => fmtTime(c.getValue()) })] : []),
+    ],
+    [showLastSeen],
+  );
+  const table = useReactTable({ data: data?.items ?? [], columns, getCoreRowModel: getCoreRowModel(), getRowId: (r) => r.id });
+  const submit = (e: FormEvent) => {
+    e.preventDefault();
+    navigate(`/devices${qs(form)}`);
+  };
+  const go = (o: number) => navigate(`/devices${qs({ ...q, offset: o || undefined })}`);
+  return (
+    <>
+      <h1>Devices</h1>
+      <Form className="filters" onSubmit={submit} aria-label="Device filters">
+        <SelectField label="Status" name="status" value={form.status} onChange={(v) => setForm((f) => ({ ...f, status: v }))} options={[['', 'Any'], ['active', 'active'], ['disabled', 'disabled'], ['revoked', 'revoked']]} />
+        <Field label="Terminal" name="terminalNumber" value={form.terminalNumber} onChange={(v) => setForm((f) => ({ ...f, terminalNumber: v }))} placeholder="10 digits" />
+        <Field label="Name contains" name="name" value={form.name} onChange={(v) => setForm((f) => ({ ...f, name: v }))} />
+        <div className="actions">
+          <Button type="submit" className="button primary">Apply filters</Button>
+        </div>
+      </Form>
+      <ProblemAlert problem={error} />
+      {loading && <Loading what="devices" />}
+      {data && data.items.length === 0 && (
+        <Empty>
+          <p>No device matches.</p>
+          <p>
+            Enroll one on the <Link href="/console/enrollment">Enrollment</Link> screen, or clear the filters.
+          </p>
+        </Empty>
+      )}
+      {data && data.items.length > 0 && (
+        <>
+          <div className="table-wrap">
+            <table className="table">
+              <caption className="sr-only">Devices</caption>
+              <thead>
+                {table.getHeaderGroups().map((hg) => (
+                  <tr key={hg.id}>{hg.headers.map((h) => <th key={h.id} scope="col">{flexRender(h.column.columnDef.header, h.getContext())}</th>)}</tr>
+                ))}
+              </thead>
+              <tbody>
+                {table.getRowModel().rows.map((r) => (
+                  <tr key={r.id}>{r.getVisibleCells().map((c) => <td key={c.id}>{flexRender(c.column.columnDef.cell, c.getContext())}</td>)}</tr>
+                ))}
+              </tbody>
+            </table>
+          </div>
+          <nav className="pager" aria-label="Device pages">
+            <Button className="button" isDisabled={offset === 0} onPress={() => go(Math.max(0, offset - PAGE))}>Previous</Button>
+            <span>
+              {offset + 1}–{offset + data.items.length} of {data.total}
+            </span>
+            <Button className="button" isDisabled={offset + data.items.length >= data.total} onPress={() => go(offset + PAGE)}>Next</Button>
+          </nav>
+        </>
+      )}
+    </>
+  );
+}
+
+/** One device: policy, keys, history (auditors) and the admin actions. */
+export function DeviceScreen({ id }: { id: string }) {
+  const { session } = useAuth();
+  const isAdmin = !!session?.roles.has('admin');
+  const isAuditor = !!session?.roles.has('auditor');
+  const { data: device, error, loading, setData } = useApi(() => api<Device>(`/v1/admin/devices/${encodeURIComponent(id)}`), [id]);
+  const history = useApi(isAuditor ? () => api<EventPage>(`/v1/audit/events${qs({ deviceId: id, limit: 20 })}`) : null, [id, isAuditor]);
+  const [actionError, setActionError] = useState<Problem | null>(null);
+  const [notice, setNotice] = useState('');
+  const [confirmRevoke, setConfirmRevoke] = useState(false);
+  const [policyText, setPolicyText] = useState('');
+  const [terminals, setTerminals] = useState('');
+  const [newKey, setNewKey] = useState('');
+  useEffect(() => {
+    if (!device) return;
+    setPolicyText(device.policy ? JSON.stringify(device.policy, null, 2) : '');
+    setTerminals(device.terminalNumbers.join(', '));
+  }, [device]);
+
+  const act = async (label: string, run: () => Promise<Device>) => {
+    setActionError(null);
+    setNotice('');
+    try {
+      setData(await run());
+      setNotice(label);
+    } catch (err) {
+      setActionError(problemOf(err));
+    }
+  };
+  const saveSettings = (e: FormEvent) => {
+    e.preventDefault();
+    let policy: unknown = null;
+    if (policyText.trim()) {
+      try {
+        policy = JSON.parse(policyText);
+      } catch {
+        setActionError({ status: 400, title: 'The policy is not JSON', detail: 'Write it as {"allowUnscoped": false, "allowed": [{"command": "doDeal"}]}, or leave it empty for the terminal default.' });
+        return;
+      }
+    }
+    const terminalNumbers = terminals.split(/[\s,]+/).filter(Boolean);
+    void act('Policy and bindings saved.', () => patch(`/v1/admin/devices/${id}`, { policy, terminalNumbers }));
+  };
+  const rotate = (e: FormEvent) => {
+    e.preventDefault();
+    let publicKey: unknown = newKey.trim();
+    if (newKey.trim().startsWith('{')) {
+      try {
+        publicKey = JSON.parse(newKey);
+      } catch {
+        setActionError({ status: 400, title: 'The key is not JSON', detail: 'Paste a JWK object or an SPKI PEM.' });
+        return;
+      }
+    }
+    void act('Key rotated.', async () => (await post<{ device: Device }>(`/v1/admin/devices/${id}/keys`, { publicKey })).device);
+  };
+
+  return (
+    <>
+      <p>
+        <Link href="/console/devices">← Devices</Link>
+      </p>
+      <h1>Device {device?.name ?? id}</h1>
+      <ProblemAlert problem={error} />
+      {loading && <Loading what="the device" />}
+      {device && (
+        <>
+          <dl className="fields">
+            <div><dt>Id</dt><dd><code>{device.id}</code></dd></div>
+            <div><dt>Status</dt><dd><StatusBadge status={device.status} /></dd></div>
+            <div><dt>Terminals</dt><dd>{device.terminalNumbers.join(', ')}</dd></div>
+            <div><dt>Enrolled at</dt><dd>{fmtTime(device.createdAt)}</dd></div>
+            {device.lastSeenAt !== undefined && <div><dt>Last seen</dt><dd>{fmtTime(device.lastSeenAt)}</dd></div>}
+          </dl>
+          {isAdmin && (
+            <section aria-labelledby="actions-h">
+              <h2 id="actions-h">Actions</h2>
+              <div className="actions">
+                {device.status === 'active' && <Button className="button" onPress={() => void act('Device disabled: its next session is refused.', () => post(`/v1/admin/devices/${id}/disable`))}>Disable</Button>}
+                {device.status === 'disabled' && <Button className="button" onPress={() => void act('Device enabled.', () => post(`/v1/admin/devices/${id}/enable`))}>Enable</Button>}
+                {device.status !== 'revoked' && <Button className="button danger" onPress={() => setConfirmRevoke(true)}>Revoke…</Button>}
+              </div>
+              {notice && <p role="status" className="notice">{notice}</p>}
+              <ProblemAlert problem={actionError} />
+              <Confirm
+                open={confirmRevoke}
+                title="Revoke this device?"
+                confirmLabel="Revoke device"
+                onCancel={() => setConfirmRevoke(false)}
+                onConfirm={() => {
+                  setConfirmRevoke(false);
+                  void act('Device revoked.', () => post(`/v1/admin/devices/${id}/revoke`));
+                }}
+              >
+                <p>Revoking is permanent: {device.name} can never get a session again and must be enrolled anew.</p>
+              </Confirm>
+            </section>
+          )}
+          <section aria-labelledby="policy-h">
+            <h2 id="policy-h">Policy and bindings</h2>
+            {isAdmin ? (
+              <Form className="stack" onSubmit={saveSettings} aria-label="Policy and bindings">
+                <Field label="Policy (JSON; empty: the terminal's default policy)" name="policy" value={policyText} onChange={setPolicyText} multiline />
+                <Field label="Bound terminals (comma-separated)" name="terminalNumbers" value={terminals} onChange={setTerminals} />
+                <div className="actions"><Button type="submit" className="button primary">Save policy and bindings</Button></div>
+              </Form>
+            ) : (
+              <pre className="raw">{device.policy ? JSON.stringify(device.policy, null, 2) : 'Default policy of the terminal'}</pre>
+            )}
+          </section>
+          <section aria-labelledby="keys-h">
+            <h2 id="keys-h">Keys</h2>
+            <table className="table">
+              <caption className="sr-only">Device keys, newest first</caption>
+              <thead><tr><th scope="col">Key id</th><th scope="col">Algorithm</th><th scope="col">Created</th><th scope="col">Expires</th></tr></thead>
+              <tbody>
+                {device.keys.map((k) => (
+                  <tr key={k.id}><td><code>{k.id}</code></td><td>{k.alg}</td><td>{fmtTime(k.createdAt)}</td><td>{k.expiresAt ? fmtTime(k.expiresAt) : 'current'}</td></tr>
+                ))}
+              </tbody>
+            </table>
+            {isAdmin && device.status !== 'revoked' && (
+              <Form className="stack" onSubmit={rotate} aria-label="Rotate key">
+                <Field label="New public key (JWK or SPKI PEM)" name="publicKey" value={newKey} onChange={setNewKey} multiline />
+                <div className="actions"><Button type="submit" className="button">Rotate key</Button></div>
+              </Form>
+            )}
+          </section>
+          <section aria-labelledby="history-h">
+            <h2 id="history-h">History</h2>
+            {!isAuditor && <p className="hint">The device's audit events are for auditors; your roles do not include auditor.</p>}
+            <ProblemAlert problem={history.error} />
+            {history.data && history.data.events.length === 0 && <Empty><p>No audit event for this device yet.</p></Empty>}
+            {history.data && history.data.events.length > 0 && <EventTable events={history.data.events} caption="The device's latest audit events" />}
+          </section>
+        </>
+      )}
+    </>
+  );
+}

@@ -1,0 +1,95 @@
+import { execFileSync } from 'node:child_process';
+import { createPublicKey } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { ensureLocalOperatorKey } from '../../../src/operators/local-operator-key';
+import { BrokerHarness } from '../../support/broker-harness';
+
+const ROOT = resolve(__dirname, '../../..');
+export const CONSOLE_DIST = join(ROOT, 'console', 'dist');
+
+/** Builds console/dist when a source is newer (the same script `npm start` runs). */
+export function ensureConsoleBuilt(): void {
+  execFileSync(process.execPath, [join(ROOT, 'scripts', 'console-build.mjs')], { stdio: ['ignore', 'ignore', 'inherit'], timeout: 240_000 });
+}
+
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+/**
+ * A broker that serves the console with development sign-in: it trusts its local operator key
+ * (a fresh one per test file), as the embedded mode does.
+ */
+export async function startConsoleBroker(env: Record<string, string> = {}): Promise<{ h: BrokerHarness; keyDir: string }> {
+  ensureConsoleBuilt();
+  const keyDir = mkdtempSync(join(tmpdir(), 'psb-console-'));
+  const keyFile = join(keyDir, 'operator-key.pem');
+  const pub = createPublicKey(ensureLocalOperatorKey(keyFile)).export({ type: 'spki', format: 'pem' }).toString();
+  const h = await BrokerHarness.start({
+    OPERATOR_LOCAL_KEY_FILE: keyFile,
+    OPERATOR_JWT_PUBLIC_KEY: pub,
+    CONSOLE_DEV_SIGN_IN: 'true',
+    CONSOLE_DIST_DIR: CONSOLE_DIST,
+    ...env,
+  });
+  return { h, keyDir };
+}
+
+export function removeDir(dir: string | undefined): void {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+}
+
+/** Everything the page reports that a test must not ignore: CSP refusals, uncaught errors. */
+export function watchPage(page: Page): string[] {
+  const problems: string[] = [];
+  page.on('console', (m) => {
+    if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
+  return problems;
+}
+
+export async function newPage(browser: Browser): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
+  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1360, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  return { context, page, problems: watchPage(page) };
+}
+
+/**
+ * Opens `url` (a full page load: the in-memory token is gone, as after any reload) and signs in
+ * there with "Sign in (development)" and exactly `roles` ticked; the app stays on `url`.
+ */
+export async function devSignIn(page: Page, url: string, roles: Array<'admin' | 'auditor'>): Promise<void> {
+  await page.goto(url);
+  for (const role of ['admin', 'auditor'] as const) {
+    const box = page.getByRole('checkbox', { name: role });
+    if ((await box.isChecked()) !== roles.includes(role)) await page.getByText(role, { exact: true }).click();
+  }
+  await page.getByRole('button', { name: 'Sign in (development)' }).click();
+  await page.getByRole('navigation', { name: 'Console' }).waitFor();
+}
+
+export async function navLinks(page: Page): Promise<string[]> {
+  return page.getByRole('navigation', { name: 'Console' }).getByRole('link').allInnerTexts();
+}
+
+const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+
+/** axe-core over the page: the serious and critical violations (each with its first target). */
+export async function seriousViolations(page: Page): Promise<string[]> {
+  // Evaluated through the DevTools protocol: the page's CSP (rightly) forbids injected inline scripts.
+  await page.evaluate(AXE_SOURCE);
+  const result = (await page.evaluate("axe.run(document, { resultTypes: ['violations'] })")) as {
+    violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }>;
+  };
+  return result.violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')})`);
+}
