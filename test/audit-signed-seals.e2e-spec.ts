@@ -1,16 +1,21 @@
 import { createHash, createHmac, createPublicKey, generateKeyPairSync, hkdfSync, verify as verifySignature } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client } from 'pg';
+import { readSealSigningKey } from '../src/audit/audit-key';
 import { AuditSealer } from '../src/audit-seal/audit-sealer';
 import { EVENT_COLUMNS, type EventRow } from '../src/audit-seal/event-row';
 import { GENESIS_HASH, SealedEvents, sealHash, type SealHeader } from '../src/audit-seal/seal-format';
 import { headerOf } from '../src/audit-seal/seal-check';
 import { SealRepository } from '../src/audit-seal/seal.repository';
+import type { AppConfig } from '../src/config/app-config';
+import { validateConfig } from '../src/config/config.schema';
 import { DatabaseConnection } from '../src/database/database-connection';
 import { migrate } from '../src/database/database.module';
 import { MigrationRunner, defaultMigrationsDir } from '../src/database/migration-runner';
+import { DEV_SEAL_KEY_REF, ensureDevSecrets } from '../src/embedded/dev-secrets';
+import { FileSecretsProvider } from '../src/secrets/file-secrets.provider';
 import { asOwnerBypassingTriggers, seedEvents } from './support/audit-seeding';
 import { BrokerHarness } from './support/broker-harness';
 import { createTestDatabase, type TestDatabase } from './support/test-database';
@@ -307,5 +312,42 @@ describe('a database upgraded from HMAC-signed seals (version 1)', () => {
     // An old seal's events are still protected.
     await asOwnerBypassingTriggers(db, 'audit_event', `UPDATE audit_event SET outcome = 'denied' WHERE id = $1`, [first[3]]);
     expect((await get('/v1/audit/verify')).body).toMatchObject({ ok: false, problem: { kind: 'altered-event', sealSeq: '1', eventId: first[3] } });
+  });
+});
+
+describe('the embedded mode’s development secrets', () => {
+  it('hold an Ed25519 seal signing key of their own, added to a file written by an earlier version and then kept', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'psb-dev-'));
+    try {
+      const path = join(dir, 'dev-secrets.json');
+      // A file as an earlier version wrote it: no seal key yet.
+      writeFileSync(path, JSON.stringify({ 'broker/audit-fingerprint-key': { key: Buffer.alloc(32, 7).toString('base64') } }));
+      const secrets = ensureDevSecrets(path, 'broker/audit-fingerprint-key');
+      const pem = secrets[DEV_SEAL_KEY_REF].privateKey;
+      expect(createPublicKey(pem).asymmetricKeyType).toBe('ed25519');
+      expect(ensureDevSecrets(path, 'broker/audit-fingerprint-key')[DEV_SEAL_KEY_REF].privateKey).toBe(pem);
+      const config = { values: validateConfig({ AUDIT_SEAL_KEY_REF: DEV_SEAL_KEY_REF, SECRETS_FILE: path }) } as unknown as AppConfig;
+      const key = await readSealSigningKey(new FileSecretsProvider(path, 0), config);
+      expect(key).toMatchObject({ alg: 'EdDSA', kid: thumbprintOf(pem) });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('refuse to start sealing with a key that is not Ed25519 or P-256, naming the ref but not the key', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'psb-dev-'));
+    try {
+      const path = join(dir, 'secrets.json');
+      const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
+      writeFileSync(path, JSON.stringify({ 'seal/rsa': { privateKey: rsa }, 'seal/junk': { privateKey: 'not a key' } }));
+      const config = (ref: string) => ({ values: validateConfig({ AUDIT_SEAL_KEY_REF: ref, SECRETS_FILE: path }) }) as unknown as AppConfig;
+      const store = new FileSecretsProvider(path, 0);
+      const message = (ref: string) => readSealSigningKey(store, config(ref)).then(() => 'started', (err: Error) => err.message);
+      expect(await message('seal/rsa')).toBe('The audit seal key (seal/rsa) must be an Ed25519 or P-256 key (is rsa).');
+      expect(await message('seal/junk')).toBe('The audit seal key (seal/junk) is not a PEM private key.');
+      await expect(readSealSigningKey(store, config('seal/none'))).rejects.toThrow(/^The audit seal key \(seal\/none\) cannot be read from the secret store/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 
@@ -12,6 +12,14 @@ export const DEMO_PROVIDER_TERMINALS = {
 } as const;
 
 const secret = () => randomBytes(18).toString('base64url');
+
+/** Where the embedded mode keeps the audit seals' Ed25519 signing key (run-embedded points AUDIT_SEAL_KEY_REF at it). */
+export const DEV_SEAL_KEY_REF = 'broker/audit-seal-key';
+
+/** Secrets of the broker itself added after the first version; filled in when missing, like the providers'. */
+function brokerSecrets(): Record<string, Record<string, string>> {
+  return { [DEV_SEAL_KEY_REF]: { privateKey: generateKeyPairSync('ed25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString() } };
+}
 
 /** The other providers' dev secrets, under `<provider>/<terminal>` like Hyp's. */
 function providerSecrets(): Record<string, Record<string, string>> {
@@ -39,7 +47,7 @@ export function ensureDevSecrets(path: string, fingerprintKeyRef: string): Recor
     writeFileSync(path, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
   }
   const secrets = JSON.parse(readFileSync(path, 'utf8')) as Record<string, Record<string, string>>;
-  const missing = Object.entries(providerSecrets()).filter(([ref]) => !(ref in secrets));
+  const missing = Object.entries({ ...brokerSecrets(), ...providerSecrets() }).filter(([ref]) => !(ref in secrets));
   if (missing.length > 0) {
     Object.assign(secrets, Object.fromEntries(missing));
     writeFileSync(path, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });

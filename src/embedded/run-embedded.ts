@@ -3,6 +3,7 @@ import { config as loadDotenv } from 'dotenv';
 import { Logger } from 'nestjs-pino';
 import { createApp } from '../app.factory';
 import { exitGracefullyOnSignals } from '../lifecycle/graceful-shutdown';
+import { assertPortFree, describeStartUpFailure } from '../lifecycle/start-up';
 import { MetricsServer } from '../metrics/metrics.controller';
 import { validateConfig } from '../config/config.schema';
 import { ensureLocalOperatorKey, localOperatorSettings } from '../operators/local-operator-key';
@@ -10,7 +11,7 @@ import { createHypSandbox } from '../sandbox/hyp/hyp-sandbox';
 import { startProviderSandboxes } from '../sandbox/provider-sandboxes';
 import { TerminalProviderConfigs } from '../sessions/terminal-provider-config';
 import { TerminalRepository } from '../terminals/terminal.repository';
-import { DEMO_PROVIDER_TERMINALS, DEMO_TERMINAL, ensureDevSecrets, sandboxTerminals } from './dev-secrets';
+import { DEMO_PROVIDER_TERMINALS, DEMO_TERMINAL, DEV_SEAL_KEY_REF, ensureDevSecrets, sandboxTerminals } from './dev-secrets';
 
 /**
  * `npm start`: the embedded default. PGlite under ./data, generated dev secrets, the Hyp sandbox
@@ -23,11 +24,14 @@ async function main(): Promise<void> {
     BOOTSTRAP_ENROLLMENT: 'true',
     // The console's "Sign in (development)" (production refuses it).
     CONSOLE_DEV_SIGN_IN: 'true',
+    // The seal signing key ensureDevSecrets generates (an Ed25519 key of its own).
+    AUDIT_SEAL_KEY_REF: DEV_SEAL_KEY_REF,
     ...process.env,
   };
   const config = validateConfig(env);
   if (config.NODE_ENV === 'production') throw new Error('The embedded mode is for development; use `npm run start:prod`.');
 
+  await assertPortFree(config.PORT, config.HOST, 'PORT');
   const secrets = ensureDevSecrets(config.SECRETS_FILE, config.AUDIT_FINGERPRINT_KEY_REF);
   // Stands in for the identity provider: `npm run cli -- operator:token` signs with it.
   Object.assign(env, localOperatorSettings(config, ensureLocalOperatorKey(config.OPERATOR_LOCAL_KEY_FILE)));
@@ -102,6 +106,6 @@ async function main(): Promise<void> {
 }
 
 void main().catch((err: unknown) => {
-  process.stderr.write(`failed to start: ${(err as Error).message}\n`);
+  process.stderr.write(`failed to start: ${describeStartUpFailure(err)}\n`);
   process.exit(1);
 });
