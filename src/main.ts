@@ -3,6 +3,7 @@ import { config as loadDotenv } from 'dotenv';
 import { Logger } from 'nestjs-pino';
 import { createApp } from './app.factory';
 import { exitGracefullyOnSignals } from './lifecycle/graceful-shutdown';
+import { assertPortFree, describeStartUpFailure } from './lifecycle/start-up';
 import { validateConfig } from './config/config.schema';
 
 /** Production entry point: configuration from the environment (and .env when present). */
@@ -15,13 +16,16 @@ async function main(): Promise<void> {
     process.stderr.write(`${(err as Error).message}\n`);
     process.exit(78); // EX_CONFIG
   }
-  const app = await createApp();
-  const logger = app.get(Logger);
-  exitGracefullyOnSignals(app, config.SHUTDOWN_TIMEOUT_MS, (m) => logger.log(m, 'Shutdown'));
-  await app.listen({ port: config.PORT, host: config.HOST });
+  try {
+    await assertPortFree(config.PORT, config.HOST, 'PORT');
+    const app = await createApp();
+    const logger = app.get(Logger);
+    exitGracefullyOnSignals(app, config.SHUTDOWN_TIMEOUT_MS, (m) => logger.log(m, 'Shutdown'));
+    await app.listen({ port: config.PORT, host: config.HOST });
+  } catch (err) {
+    process.stderr.write(`failed to start: ${describeStartUpFailure(err, config)}\n`);
+    process.exit(1);
+  }
 }
 
-void main().catch((err: unknown) => {
-  process.stderr.write(`failed to start: ${(err as Error).message}\n`);
-  process.exit(1);
-});
+void main();

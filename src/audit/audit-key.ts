@@ -11,7 +11,7 @@ import { type SealSigningKey, signingKeyFromAuditKey, signingKeyFromPem } from '
 export async function readAuditKeyMaterial(secrets: SecretsProvider, config: AppConfig): Promise<Buffer> {
   const ref = config.values.AUDIT_FINGERPRINT_KEY_REF;
   const secret = await secrets.get(ref).catch((err: Error) => {
-    throw new Error(`The audit key (${ref}) cannot be read from the secret store: ${err.message}`);
+    throw new Error(`The audit key (${ref}) cannot be read from the secret store: ${err.message}`, { cause: err });
   });
   const material = Buffer.from(secret.key ?? '', 'base64');
   if (material.length < 32) throw new Error(`The audit key (${ref}) must hold a base64 "key" of at least 32 bytes.`);
@@ -29,7 +29,7 @@ export async function readSealSigningKey(secrets: SecretsProvider, config: AppCo
   const ref = config.values.AUDIT_SEAL_KEY_REF;
   if (ref === undefined) return signingKeyFromAuditKey(await readAuditKeyMaterial(secrets, config));
   const secret = await secrets.get(ref).catch((err: Error) => {
-    throw new Error(`The audit seal key (${ref}) cannot be read from the secret store: ${err.message}`);
+    throw new Error(`The audit seal key (${ref}) cannot be read from the secret store: ${err.message}`, { cause: err });
   });
   const pem = secret.privateKey;
   if (!pem) throw new Error(`The audit seal key (${ref}) must hold a "privateKey" (PKCS#8 PEM, Ed25519 or P-256).`);

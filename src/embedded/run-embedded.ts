@@ -3,6 +3,7 @@ import { config as loadDotenv } from 'dotenv';
 import { Logger } from 'nestjs-pino';
 import { createApp } from '../app.factory';
 import { exitGracefullyOnSignals } from '../lifecycle/graceful-shutdown';
+import { assertPortFree, describeStartUpFailure } from '../lifecycle/start-up';
 import { MetricsServer } from '../metrics/metrics.controller';
 import { validateConfig } from '../config/config.schema';
 import { ensureLocalOperatorKey, localOperatorSettings } from '../operators/local-operator-key';
@@ -30,6 +31,7 @@ async function main(): Promise<void> {
   const config = validateConfig(env);
   if (config.NODE_ENV === 'production') throw new Error('The embedded mode is for development; use `npm run start:prod`.');
 
+  await assertPortFree(config.PORT, config.HOST, 'PORT');
   const secrets = ensureDevSecrets(config.SECRETS_FILE, config.AUDIT_FINGERPRINT_KEY_REF);
   // Stands in for the identity provider: `npm run cli -- operator:token` signs with it.
   Object.assign(env, localOperatorSettings(config, ensureLocalOperatorKey(config.OPERATOR_LOCAL_KEY_FILE)));
@@ -104,6 +106,6 @@ async function main(): Promise<void> {
 }
 
 void main().catch((err: unknown) => {
-  process.stderr.write(`failed to start: ${(err as Error).message}\n`);
+  process.stderr.write(`failed to start: ${describeStartUpFailure(err)}\n`);
   process.exit(1);
 });

@@ -4,6 +4,7 @@ import { Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShut
 import { HttpAdapterHost } from '@nestjs/core';
 import { AppConfig } from '../config/app-config';
 import { BrokerMetrics } from './broker-metrics';
+import { assertPortFree } from '../lifecycle/start-up';
 
 const CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
@@ -28,6 +29,7 @@ export class MetricsServer implements OnApplicationBootstrap, OnApplicationShutd
     // Only for the HTTP service: a CLI command's application context (no HTTP adapter) must not
     // take the metrics port of the broker running beside it.
     if (port === 'off' || !this.adapterHost.httpAdapter) return;
+    await assertPortFree(port, METRICS_HOST ?? HOST, 'METRICS_PORT');
     const server = createServer((req, res) => void this.handle(req, res));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
