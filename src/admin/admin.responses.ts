@@ -45,6 +45,9 @@ export const deviceRecordSchema = z.object({
       }),
     )
     .describe('Newest first'),
+  lastSeenAt: z.string().nullable().describe('Last authenticated request, written in batches (up to DEVICE_LIVENESS_FLUSH_MS behind); null: never seen'),
+  lastIp: z.string().nullable().describe('Client address of that request'),
+  softwareVersion: z.string().nullable().describe("The last `sv` claim of the device's JWTs (1-64 visible ASCII); null: never reported"),
   createdAt: z.string(),
   updatedAt: z.string(),
 });

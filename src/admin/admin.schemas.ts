@@ -71,6 +71,11 @@ export const listDevicesSchema = z.strictObject({
   status: deviceStatusSchema.optional(),
   terminalNumber: terminalNumber.optional(),
   name: z.string().min(1).max(200).optional().describe('Part of the name, any case'),
+  notSeenSince: z.iso
+    .datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-11-30T08:00:00Z' })
+    .transform((v) => new Date(v))
+    .optional()
+    .describe('Only devices not seen since then (last seen before it, or never); liveness is written every DEVICE_LIVENESS_FLUSH_MS'),
 });
 export type ListDevices = z.infer<typeof listDevicesSchema>;
 

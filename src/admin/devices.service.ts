@@ -56,7 +56,7 @@ export class DevicesService {
 
   async list(query: ListDevices): Promise<Page<DeviceRecord>> {
     const { items, total } = await this.devices.list(
-      { status: query.status, terminalNumber: query.terminalNumber, nameContains: query.name },
+      { status: query.status, terminalNumber: query.terminalNumber, nameContains: query.name, notSeenSince: query.notSeenSince },
       { limit: query.limit, offset: query.offset },
     );
     return { items, total, limit: query.limit, offset: query.offset };

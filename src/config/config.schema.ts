@@ -78,6 +78,8 @@ export const configSchema = z
     DEVICE_JWT_CLOCK_SKEW_SECONDS: int(0, 120).default(30),
     DEVICE_CACHE_TTL_MS: int(0, 60_000).default(5_000),
     DEVICE_KEY_ROTATION_GRACE_SECONDS: int(0, 2_592_000).default(86_400),
+    /** Device liveness (lastSeenAt, lastIp, softwareVersion): each instance writes its sightings once per interval, in one statement. */
+    DEVICE_LIVENESS_FLUSH_MS: int(10, 3_600_000).default(60_000),
 
     OPERATOR_JWKS_URI: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
     OPERATOR_JWT_PUBLIC_KEY: optionalString,

@@ -8,6 +8,7 @@ import { AppConfig } from '../config/app-config';
 import type { DeviceAuthView, DeviceKeyView, DevicePrincipal } from './device';
 import { DeviceDirectory } from './device-directory';
 import { DEVICE_KEY_ALGS, signatureMatches, verifyEdDsaToken } from './device-keys';
+import { DeviceLiveness } from './device-liveness';
 import { ReplayGuard } from './replay-guard';
 
 export const DEVICE_JWT = 'device-jwt';
@@ -19,12 +20,15 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * an identifier and only make equal-looking jtis differ.
  */
 const JTI = /^[\x21-\x7e]{1,128}$/;
+/** The optional `sv` claim (the device's software version, shown in the admin API): 1-64 visible ASCII, like the jti. */
+const SOFTWARE_VERSION = /^[\x21-\x7e]{1,64}$/;
 
 interface DeviceClaims {
   sub?: unknown;
   jti?: unknown;
   iat?: unknown;
   exp?: unknown;
+  sv?: unknown;
 }
 
 /**
@@ -43,6 +47,7 @@ export class DeviceJwtStrategy extends PassportStrategy(Strategy, DEVICE_JWT) {
   constructor(
     private readonly devices: DeviceDirectory,
     private readonly replay: ReplayGuard,
+    private readonly liveness: DeviceLiveness,
     config: AppConfig,
   ) {
     const c = config.values;
@@ -91,9 +96,10 @@ export class DeviceJwtStrategy extends PassportStrategy(Strategy, DEVICE_JWT) {
   }
 
   async validate(req: FastifyRequest, claims: DeviceClaims): Promise<DevicePrincipal> {
-    const { sub, jti, iat, exp } = claims;
+    const { sub, jti, iat, exp, sv } = claims;
     if (typeof sub !== 'string' || typeof jti !== 'string') throw new AuthenticationError('claims-missing');
     if (!JTI.test(jti)) throw new AuthenticationError('malformed-jti');
+    if (sv !== undefined && (typeof sv !== 'string' || !SOFTWARE_VERSION.test(sv))) throw new AuthenticationError('malformed-sv');
     if (typeof iat !== 'number' || typeof exp !== 'number') throw new AuthenticationError('claims-missing');
     const now = Date.now() / 1000;
     if (iat > now + this.skew) throw new AuthenticationError('iat-in-future');
@@ -103,6 +109,8 @@ export class DeviceJwtStrategy extends PassportStrategy(Strategy, DEVICE_JWT) {
     if (device.status !== 'active') throw new AuthenticationError(`device-${device.status}`);
     if (!(await this.replay.claim(device.id, jti, new Date(exp * 1000)))) throw new AuthenticationError('jti-replayed');
     authenticatedDevice(req, device.id);
+    // In memory only; written in batches (DeviceLiveness), never awaited here.
+    this.liveness.seen(device.id, req.ip, sv);
     return { deviceId: device.id, policy: device.policy, terminalNumbers: device.terminalNumbers, jti };
   }
 
