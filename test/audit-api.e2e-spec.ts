@@ -88,6 +88,12 @@ describe('auditor API over HTTP (Postgres)', () => {
         expect(paths[path].get.security).toEqual([{ bearer: [] }]);
       }
       expect(paths['/v1/audit/sessions/lookup'].post.security).toEqual([{ bearer: [] }]);
+      for (const path of ['/v1/audit/seals', '/v1/audit/signing-keys']) {
+        const responses = (paths[path].get as unknown as { responses: Record<string, { content?: Record<string, unknown> }> }).responses;
+        const problems = path === '/v1/audit/seals' ? ['400', '401', '403', '429'] : ['401', '403', '429'];
+        for (const status of problems) expect({ path, status, types: Object.keys(responses[status]?.content ?? {}) }).toEqual({ path, status, types: ['application/problem+json'] });
+      }
+      expect(paths['/v1/audit/seals'].get.parameters?.map((p) => p.name).sort()).toEqual(['from', 'to']);
       expect(paths['/v1/audit/events'].get.parameters?.map((p) => p.name)).toEqual(
         expect.arrayContaining(['from', 'to', 'deviceId', 'terminalNumber', 'action', 'outcome', 'gatewayResult', 'requestId', 'limit', 'cursor']),
       );
