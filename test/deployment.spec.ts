@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { join, posix } from 'node:path';
@@ -791,6 +792,22 @@ describe('deployment artefacts (checked statically: no Docker engine or cluster 
   it('docker/k8s: Deployment, Service, HPA, PDB, migration Job, ServiceAccount for Vault Kubernetes auth, consistent with the image', () => {
     expect(k8sProblems(loadK8s(), dockerUid())).toEqual([]);
   });
+
+  it('the production build (npm run build, in the image) compiles no sandbox, embedded runner, script or bench', () => {
+    const listed = execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--listFilesOnly'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    })
+      .split('\n')
+      .filter((f) => f.startsWith(ROOT) && !f.includes('/node_modules/'))
+      .map((f) => f.slice(ROOT.length + 1));
+    expect(listed).toContain('src/main.ts');
+    expect(listed).toContain('src/cli.ts');
+    expect(listed.filter((f) => /^(src\/(sandbox|embedded)\/|scripts\/|bench\/|test\/)/.test(f))).toEqual([]);
+    // `npm start` and the benches build everything else with tsconfig.dev.json.
+    const dev = execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.dev.json'), '--listFilesOnly'], { cwd: ROOT, encoding: 'utf8' });
+    expect(dev).toContain('src/embedded/run-embedded.ts');
+  }, 60_000);
 
   it('no committed file under docker/ carries a secret', () => {
     const files = readdirSync(DOCKER, { recursive: true, encoding: 'utf8' })
