@@ -21,7 +21,7 @@ export class DeviceDirectory {
   }
 
   find(deviceId: string): Promise<DeviceAuthView | null> {
-    return this.cache.get(deviceId, (id) => this.repository.findAuthView(id)).catch(unavailable);
+    return this.cache.get(deviceId, (id) => this.repository.findAuthViewLean(id)).catch(unavailable);
   }
 
   invalidate(deviceId: string): void {

@@ -1,4 +1,4 @@
-import { ExecutionContext, Injectable } from '@nestjs/common';
+import { ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import {
   InjectThrottlerOptions,
@@ -10,6 +10,7 @@ import {
 } from '@nestjs/throttler';
 import { BrokerError, DependencyUnavailableError, RateLimitedError } from '../common/errors';
 import { BrokerMetrics } from '../metrics/broker-metrics';
+import { REDIS, type RedisClient } from '../redis/redis.module';
 
 export const DEVICE_LIMITS = ['device', 'terminal', 'global'];
 export const OPERATOR_LIMITS = ['operator'];
@@ -23,6 +24,7 @@ abstract class BrokerThrottlerGuard extends ThrottlerGuard {
     @InjectThrottlerStorage() storage: ThrottlerStorage,
     reflector: Reflector,
     private readonly metrics: BrokerMetrics,
+    @Inject(REDIS) private readonly redis: RedisClient,
   ) {
     super(options, storage, reflector);
   }
@@ -30,11 +32,13 @@ abstract class BrokerThrottlerGuard extends ThrottlerGuard {
   override async onModuleInit(): Promise<void> {
     await super.onModuleInit();
     this.throttlers = this.throttlers.filter((t) => this.limits.includes(t.name ?? ''));
+    if (this.redis && !(LIMITS_COMMAND in this.redis)) this.redis.defineCommand(LIMITS_COMMAND, { lua: LIMITS_SCRIPT });
   }
 
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     try {
-      return await super.canActivate(context);
+      // With Redis, all of the route's limits in one round trip; in process, the throttler's own way.
+      return this.redis ? await this.checkInRedis(context, this.redis) : await super.canActivate(context);
     } catch (err) {
       if (err instanceof BrokerError) throw err;
       // The counter store (Redis) failed: the limit cannot be checked, which is ours to answer (503), not a 500.
@@ -51,7 +55,91 @@ abstract class BrokerThrottlerGuard extends ThrottlerGuard {
     // Readable and shared by every instance (Redis storage): "<limit>:<tracker>".
     return `${name}:${tracker}`;
   }
+
+  /**
+   * The throttler's checks, in its order (shortest window first), as one script: the storage
+   * would run one EVAL per limit, each sending the script's text, three round trips per device
+   * request. Same keys and counting as @nest-lab/throttler-storage-redis, so instances of either
+   * kind share the counts; like the throttler, the first limit found exceeded stops the rest from
+   * being counted.
+   */
+  private async checkInRedis(context: ExecutionContext, redis: NonNullable<RedisClient>): Promise<boolean> {
+    const req = context.switchToHttp().getRequest<Record<string, unknown>>();
+    const keys: string[] = [];
+    const args: number[] = [];
+    const checks: Array<{ name: string; key: string; tracker: string; ttl: number; limit: number }> = [];
+    for (const t of this.throttlers) {
+      const name = t.name ?? 'default';
+      const ttl = Number(t.ttl);
+      const limit = Number(t.limit);
+      const tracker = await (t.getTracker ?? this.commonOptions.getTracker ?? ((r: Record<string, unknown>) => this.getTracker(r)))(req, context);
+      const key = this.generateKey(context, tracker, name);
+      keys.push(`{${key}:${name}}:hits`, `{${key}:${name}}:blocked`);
+      args.push(ttl, limit, Number(t.blockDuration ?? ttl));
+      checks.push({ name, key, tracker, ttl, limit });
+    }
+    const run = (redis as unknown as Record<string, (...a: Array<string | number>) => Promise<number[]>>)[LIMITS_COMMAND];
+    const [index, totalHits, timeToExpire, , timeToBlockExpire] = await run.call(redis, keys.length, ...keys, checks.length, ...args);
+    if (index === 0) return true;
+    const c = checks[index - 1];
+    await this.throwThrottlingException(context, {
+      limit: c.limit,
+      ttl: c.ttl,
+      key: c.key,
+      tracker: c.tracker,
+      totalHits,
+      timeToExpire: Math.ceil(timeToExpire / 1000),
+      isBlocked: true,
+      timeToBlockExpire: Math.ceil(timeToBlockExpire / 1000),
+    });
+    return false;
+  }
 }
+
+const LIMITS_COMMAND = 'brokerRateLimits';
+
+/**
+ * KEYS: hits and blocked key of each limit, in order; ARGV: the number of limits, then ttl, limit
+ * and block duration (ms) of each. Per limit, the storage's own script (INCR, window expiry, block
+ * past the limit); returns {0} when every limit passed, else {its 1-based index, totalHits,
+ * timeToExpire, 1, timeToBlockExpire}. Run by EVALSHA (ioredis defineCommand), the text sent once.
+ */
+const LIMITS_SCRIPT = `
+local n = tonumber(ARGV[1])
+for i = 1, n do
+  local hitKey = KEYS[2 * i - 1]
+  local blockKey = KEYS[2 * i]
+  local ttl = tonumber(ARGV[3 * i - 1])
+  local limit = tonumber(ARGV[3 * i])
+  local blockDuration = tonumber(ARGV[3 * i + 1])
+  local totalHits = redis.call('INCR', hitKey)
+  local timeToExpire = redis.call('PTTL', hitKey)
+  if timeToExpire <= 0 then
+    redis.call('PEXPIRE', hitKey, ttl)
+    timeToExpire = ttl
+  end
+  local isBlocked = redis.call('GET', blockKey)
+  local timeToBlockExpire = 0
+  if isBlocked then
+    timeToBlockExpire = redis.call('PTTL', blockKey)
+  elseif totalHits > limit then
+    redis.call('SET', blockKey, 1, 'PX', blockDuration)
+    isBlocked = '1'
+    timeToBlockExpire = blockDuration
+  end
+  if isBlocked and timeToBlockExpire <= 0 then
+    redis.call('DEL', blockKey)
+    redis.call('SET', hitKey, 1, 'PX', ttl)
+    totalHits = 1
+    timeToExpire = ttl
+    isBlocked = false
+  end
+  if isBlocked then
+    return { i, totalHits, timeToExpire, 1, timeToBlockExpire }
+  end
+end
+return { 0 }
+`;
 
 /** Per device, per terminal and global limits on device routes; runs after DeviceAuthGuard. */
 @Injectable()
