@@ -3,7 +3,6 @@ import { Injectable } from '@nestjs/common';
 import type { TxClient } from '../audit/audit-transactions';
 import { ConflictError } from '../common/errors';
 import { DatabaseConnection } from '../database/database-connection';
-import { DatabaseConnection } from '../database/database-connection';
 import { PrismaService } from '../database/prisma.service';
 import { Prisma } from '../generated/prisma/client';
 import { scopePolicySchema, type ScopePolicy } from '../sessions/hyp-scope.schema';
@@ -72,24 +71,6 @@ interface AuthViewRow {
   terminals: string[];
 }
 
-/** The device, its keys (newest first; times as ISO strings in UTC) and its terminal numbers, in one row. */
-const AUTH_VIEW_SQL = `SELECT d.id::text AS id, d.status, d.policy,
-    COALESCE((SELECT json_agg(json_build_object(
-        'id', k.id, 'alg', k.alg, 'jwk', k.public_jwk,
-        'createdAt', to_char(k.created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-        'expiresAt', to_char(k.expires_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))
-      ORDER BY k.created_at DESC, k.id) FROM device_key k WHERE k.device_id = d.id), '[]'::json) AS keys,
-    ARRAY(SELECT t.terminal_number::text FROM device_terminal dt JOIN terminal t ON t.id = dt.terminal_id WHERE dt.device_id = d.id) AS terminals
-  FROM device d WHERE d.id = $1::uuid`;
-
-interface AuthViewRow {
-  id: string;
-  status: string;
-  policy: unknown;
-  keys: Array<{ id: string; alg: string; jwk: object; createdAt: string; expiresAt: string | null }>;
-  terminals: string[];
-}
-
 /**
  * Device I/O. Every method that changes something takes an optional transaction client: the
  * admin services pass theirs, so the change commits together with its audit event
@@ -121,30 +102,6 @@ export class DeviceRepository {
         expiresAt: k.expiresAt?.getTime(),
       })),
       terminalNumbers: row.terminals.map((t) => t.terminal.terminalNumber).sort(),
-    };
-  }
-
-  /**
-   * findAuthView in one prepared statement on the shared pg pool (HotPathSql), for the hot path's
-   * cache misses, instead of Prisma's nested include (several queries through the query compiler):
-   * a large fleet, where most requests come from a device not in the cache, pays it on most requests
-   * (bench --devices, BENCHMARKS.md).
-   */
-  async findAuthViewLean(deviceId: string): Promise<DeviceAuthView | null> {
-    const [row] = await this.db.sql.query<AuthViewRow>(AUTH_VIEW_SQL, [deviceId], 'device_auth_view');
-    if (!row) return null;
-    return {
-      id: row.id,
-      status: row.status as DeviceStatus,
-      policy: policyOf(row.policy as Prisma.JsonValue),
-      keys: row.keys.map((k) => ({
-        id: k.id,
-        alg: k.alg,
-        key: createPublicKey({ key: k.jwk as JsonWebKey, format: 'jwk' }),
-        createdAt: Date.parse(k.createdAt),
-        expiresAt: k.expiresAt === null ? undefined : Date.parse(k.expiresAt),
-      })),
-      terminalNumbers: row.terminals.sort(),
     };
   }
 
