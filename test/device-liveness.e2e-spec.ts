@@ -122,7 +122,7 @@ describe('device liveness (flushed on its own, every 250 ms)', () => {
     expect(all.body.total).toBe(count);
   });
 
-  it.each([['yesterday'], ['2026-13-01T00:00:00Z'], [''], ['1700000000']])('refuses notSeenSince=%s (400 naming it)', async (value) => {
+  it.each([['yesterday'], ['2026-13-01T00:00:00Z'], ['2026-02-31T00:00:00Z'], [''], ['1700000000']])('refuses notSeenSince=%s (400 naming it)', async (value) => {
     const res = await admin('GET', `/v1/admin/devices?notSeenSince=${encodeURIComponent(value)}`);
     expect(res.status).toBe(400);
     expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
