@@ -38,8 +38,23 @@ const HKDF_INFO = 'pos-session-broker audit seal ed25519 v2';
 /** PKCS#8 DER prefix of an Ed25519 private key; the 32-byte seed follows. */
 const ED25519_PKCS8_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
 
+/**
+ * The key is read from the secret store on every sealing round; parsing it (and its thumbprint)
+ * takes about a millisecond, so the last one parsed is kept while the store serves the same bytes.
+ */
+let lastParsed: { source: string; key: SealSigningKey } | undefined;
+
+function memo(source: string, parse: () => SealSigningKey): SealSigningKey {
+  if (lastParsed?.source !== source) lastParsed = { source, key: parse() };
+  return lastParsed.key;
+}
+
 /** A signing key from a PKCS#8 PEM (Ed25519 or P-256); throws naming what is wrong, never the key. */
 export function signingKeyFromPem(pem: string): SealSigningKey {
+  return memo(`pem:${pem}`, () => parsePem(pem));
+}
+
+function parsePem(pem: string): SealSigningKey {
   let key: KeyObject;
   try {
     key = createPrivateKey({ key: pem, format: 'pem' });
@@ -54,6 +69,10 @@ export function signingKeyFromPem(pem: string): SealSigningKey {
  * the audit key material, so it lives in the secret store as that key does.
  */
 export function signingKeyFromAuditKey(material: Buffer): SealSigningKey {
+  return memo(`hkdf:${material.toString('base64')}`, () => deriveFromAuditKey(material));
+}
+
+function deriveFromAuditKey(material: Buffer): SealSigningKey {
   const seed = Buffer.from(hkdfSync('sha256', material, Buffer.alloc(0), HKDF_INFO, 32));
   return signingKeyOf(createPrivateKey({ key: Buffer.concat([ED25519_PKCS8_PREFIX, seed]), format: 'der', type: 'pkcs8' }));
 }
