@@ -72,7 +72,8 @@ export class DevTokenController {
     const expiresAt = new Date(Date.now() + ttl * 1000).toISOString();
     await this.audit.record({
       action: 'console.dev-token',
-      outcome: 'issued',
+      // Not 'issued': that outcome counts gateway sessions (Activity, metrics).
+      outcome: 'success',
       actorType: 'operator',
       actorId: subject,
       ...auditOrigin(req),

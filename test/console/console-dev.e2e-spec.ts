@@ -168,6 +168,22 @@ describe('operator console (development sign-in, Chromium)', () => {
     expect(csv.slice(1).every((line) => line.includes(TERMINAL) && line.includes('issued'))).toBe(true);
   });
 
+  it('charts activity, and a bar opens the explorer filtered to it', async () => {
+    await devSignIn(page, `${h.baseUrl}/console/activity`, ['auditor']);
+    const bar = page.locator('figure .recharts-bar-rectangle path, figure .recharts-bar-rectangle rect').first();
+    await bar.waitFor();
+    await bar.click();
+    await page.waitForURL(/\/console\/audit\?/);
+    const filters = new URL(page.url()).searchParams;
+    expect([...filters.keys()].sort()).toEqual(['from', 'outcome', 'to']);
+    expect(new Date(filters.get('to')!).getTime() - new Date(filters.get('from')!).getTime()).toBe(3_600_000);
+    await page.locator('[data-event-id]').first().waitFor();
+    const shown = await page.locator('[data-event-id]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-event-id')));
+    const fromApi = (await api(`/v1/audit/events?${filters.toString()}`, auditorToken)) as { events: Array<{ id: string; outcome: string }> };
+    expect(shown).toEqual(fromApi.events.map((e) => e.id));
+    expect(fromApi.events.every((e) => e.outcome === filters.get('outcome'))).toBe(true);
+  });
+
   it('disables a device from its page, and its next session is refused', async () => {
     await devSignIn(page, `${h.baseUrl}/console/devices`, ['admin']);
     await page.getByLabel('Terminal').fill(TERMINAL);

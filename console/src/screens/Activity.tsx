@@ -6,6 +6,8 @@ import { navigate, paramsObject, useLocation } from '../router';
 import { Empty, Field, Loading, ProblemAlert, SelectField, useApi } from '../ui';
 
 const OUTCOMES = ['issued', 'failed', 'denied'] as const;
+/** Outcomes in their usual colours; other splits take the palette in turn. */
+const OUTCOME_COLOURS: Record<string, string> = { issued: '#1f6f43', failed: '#b3261e', denied: '#8a5a00' };
 const PALETTE = ['#1f6f43', '#b3261e', '#8a5a00', '#1d4f91', '#6b3fa0', '#00707a', '#7a4a00', '#444'];
 const isoNoMs = (d: Date) => d.toISOString().replace(/\.\d{3}Z$/, 'Z');
 
@@ -80,7 +82,7 @@ export function ActivityScreen() {
                 <Tooltip />
                 <Legend />
                 {series.map((s, i) => (
-                  <Bar key={s} dataKey={s} name={label(s)} stackId="a" fill={PALETTE[i % PALETTE.length]} cursor="pointer" onClick={(d: { payload?: { start?: string } }) => d.payload?.start && open(d.payload.start, s)} />
+                  <Bar key={s} dataKey={s} name={label(s)} stackId="a" fill={view.split === 'outcome' ? (OUTCOME_COLOURS[s] ?? PALETTE[i % PALETTE.length]) : PALETTE[i % PALETTE.length]} cursor="pointer" onClick={(d: { payload?: { start?: string } }) => d.payload?.start && open(d.payload.start, s)} />
                 ))}
               </BarChart>
             </ResponsiveContainer>

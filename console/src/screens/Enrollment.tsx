@@ -1,7 +1,7 @@
 import QRCode from 'qrcode';
 import { useEffect, useState, type FormEvent } from 'react';
 import { Button, Form } from 'react-aria-components';
-import { ApiError, api, post, type EnrollmentCode, type Page, type Problem } from '../api';
+import { ApiError, api, post, type Device, type EnrollmentCode, type Page, type Problem } from '../api';
 import { navigate } from '../router';
 import { Field, ProblemAlert, StatusBadge, fmtTime, problemOf } from '../ui';
 
@@ -20,7 +20,7 @@ function parsePolicy(text: string): { policy: unknown } | { problem: Problem } {
 export function EnrollmentScreen() {
   const [form, setForm] = useState({ name: '', terminalNumbers: '', publicKey: '', policy: '' });
   const [problem, setProblem] = useState<Problem | null>(null);
-  const [enrolled, setEnrolled] = useState<{ deviceId: string; keyId: string } | null>(null);
+  const [enrolled, setEnrolled] = useState<Device | null>(null);
   const set = (k: keyof typeof form) => (v: string) => setForm((f) => ({ ...f, [k]: v }));
   const submit = async (e: FormEvent) => {
     e.preventDefault();
@@ -37,7 +37,7 @@ export function EnrollmentScreen() {
       }
     }
     try {
-      setEnrolled(await post('/v1/admin/devices', { name: form.name, publicKey, terminalNumbers: terminalsOf(form.terminalNumbers), policy: p.policy }));
+      setEnrolled(await post<Device>('/v1/admin/devices', { name: form.name, publicKey, terminalNumbers: terminalsOf(form.terminalNumbers), policy: p.policy }));
     } catch (err) {
       setProblem(problemOf(err));
     }
@@ -57,8 +57,8 @@ export function EnrollmentScreen() {
         <ProblemAlert problem={problem} />
         {enrolled && (
           <p role="status" className="notice">
-            Enrolled: device <code>{enrolled.deviceId}</code>, key <code>{enrolled.keyId}</code>.{' '}
-            <Button className="link-button" onPress={() => navigate(`/devices/${enrolled.deviceId}`)}>Open the device</Button>
+            Enrolled: device <code>{enrolled.id}</code>, key <code>{enrolled.keys[0]?.id}</code> ({enrolled.keys[0]?.alg}).{' '}
+            <Button className="link-button" onPress={() => navigate(`/devices/${enrolled.id}`)}>Open the device</Button>
           </p>
         )}
       </section>

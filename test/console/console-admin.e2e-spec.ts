@@ -1,0 +1,108 @@
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import { sign } from 'jsonwebtoken';
+import { AUDIENCE, TERMINAL, type BrokerHarness } from '../support/broker-harness';
+import { devSignIn, launchChromium, newPage, removeDir, seriousViolations, startConsoleBroker } from './support/console-browser';
+
+/** The admin screens in Chromium: terminals (create, edit, disable, enable), enrollment by key and by one-time code. */
+describe('operator console admin screens (Chromium)', () => {
+  let h: BrokerHarness;
+  let keyDir: string;
+  let browser: Browser;
+  let context: BrowserContext;
+  let page: Page;
+  let problems: string[];
+  let adminToken: string;
+
+  const get = async (path: string) => (await h.send('GET', path, undefined, { authorization: `Bearer ${adminToken}` })).body;
+
+  beforeAll(async () => {
+    ({ h, keyDir } = await startConsoleBroker());
+    browser = await launchChromium();
+    ({ context, page, problems } = await newPage(browser));
+    adminToken = (await h.post('/console/dev-token', { roles: ['admin'] })).body.accessToken as string;
+  }, 300_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await browser?.close();
+    await h?.close();
+    removeDir(keyDir);
+  });
+
+  afterEach(() => expect(problems).toEqual([]));
+
+  it('creates a terminal, keeps the form and shows the problem when the API refuses it, edits and disables it', async () => {
+    await devSignIn(page, `${h.baseUrl}/console/terminals`, ['admin']);
+    await page.getByRole('button', { name: 'New terminal' }).click();
+    await page.getByRole('textbox', { name: 'Terminal number' }).fill('0882819099');
+    await page.getByRole('textbox', { name: 'Label' }).fill('Front desk');
+    await page.getByRole('textbox', { name: 'Endpoint URL' }).fill('ftp://not-a-gateway');
+    await page.getByRole('textbox', { name: 'Credential reference' }).fill('hyp/0882819099');
+    expect({ form: await seriousViolations(page) }).toEqual({ form: [] });
+    await page.getByRole('button', { name: 'Save terminal' }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    await expect(alert.innerText()).resolves.toMatch(/endpointUrl: must be an http\(s\) URL/);
+    await expect(page.getByRole('textbox', { name: 'Label' }).inputValue()).resolves.toBe('Front desk');
+
+    await page.getByRole('textbox', { name: 'Endpoint URL' }).fill('https://pay.hyp.co.il/p/');
+    await page.getByRole('button', { name: 'Save terminal' }).click();
+    await page.getByText('Terminal 0882819099 created.').waitFor();
+    const created = (await get('/v1/admin/terminals/0882819099')) as { label: string; enabled: boolean; credentialRef: string };
+    expect(created).toMatchObject({ label: 'Front desk', enabled: true, credentialRef: 'hyp/0882819099' });
+
+    await page.getByRole('button', { name: 'Edit terminal 0882819099' }).click();
+    await page.getByRole('textbox', { name: 'Label' }).fill('Front desk 2');
+    await page.getByRole('button', { name: 'Save terminal' }).click();
+    await page.getByText('Terminal 0882819099 saved.').waitFor();
+    expect(((await get('/v1/admin/terminals/0882819099')) as { label: string }).label).toBe('Front desk 2');
+
+    await page.getByRole('button', { name: 'Disable terminal 0882819099' }).click();
+    await page.getByText('Terminal 0882819099 disabled.').waitFor();
+    expect(((await get('/v1/admin/terminals/0882819099')) as { enabled: boolean }).enabled).toBe(false);
+    await page.getByRole('button', { name: 'Enable terminal 0882819099' }).click();
+    await page.getByText('Terminal 0882819099 enabled.').waitFor();
+    expect(((await get('/v1/admin/terminals/0882819099')) as { enabled: boolean }).enabled).toBe(true);
+  });
+
+  it('enrolls a device by its pasted public key, which then gets a session', async () => {
+    const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    await devSignIn(page, `${h.baseUrl}/console/enrollment`, ['admin']);
+    await page.getByRole('textbox', { name: 'Device name' }).fill('till-7');
+    await page.getByRole('textbox', { name: 'Terminals (comma-separated)' }).first().fill(TERMINAL);
+    await page.getByRole('textbox', { name: /^Public key/ }).fill('{ not json');
+    await page.getByRole('button', { name: 'Enroll device' }).click();
+    await page.getByRole('alert').filter({ hasText: 'The key is not JSON' }).waitFor();
+    await expect(page.getByRole('textbox', { name: 'Device name' }).inputValue()).resolves.toBe('till-7');
+
+    await page.getByRole('textbox', { name: /^Public key/ }).fill(publicKey.export({ type: 'spki', format: 'pem' }).toString());
+    await page.getByRole('textbox', { name: /^Policy/ }).fill('{"allowUnscoped": false, "allowed": [{"command": "doDeal", "validation": "AutoComm", "transactionType": "Credit"}]}');
+    await page.getByRole('button', { name: 'Enroll device' }).click();
+    const status = page.getByRole('status').filter({ hasText: 'Enrolled: device' });
+    await status.waitFor();
+    const deviceId = /device ([0-9a-f-]{36})/.exec(await status.innerText())![1];
+    const device = (await get(`/v1/admin/devices/${deviceId}`)) as { name: string; keys: Array<{ id: string }> };
+    expect(device.name).toBe('till-7');
+    const keyId = device.keys[0].id;
+    const jwt = sign({ jti: randomUUID() }, privateKey, { algorithm: 'ES256', keyid: keyId, subject: deviceId, audience: AUDIENCE, expiresIn: 60 });
+    const res = await h.post('/v1/sessions', { terminalNumber: TERMINAL, scope: { command: 'doDeal', validation: 'AutoComm', transactionType: 'Credit' } }, { authorization: `Bearer ${jwt}` });
+    expect(res.status).toBe(201);
+  });
+
+  it('creates a one-time enrollment code and shows it with its QR and expiry', async () => {
+    await devSignIn(page, `${h.baseUrl}/console/enrollment`, ['admin']);
+    await page.getByRole('textbox', { name: 'Name (store, batch)' }).fill('Store 12');
+    await page.getByRole('textbox', { name: 'Terminals (comma-separated)' }).last().fill(TERMINAL);
+    await page.getByRole('button', { name: 'Create code' }).click();
+    const qr = page.getByRole('img', { name: /QR code that opens the enrollment link/ });
+    await qr.waitFor();
+    expect(await qr.getAttribute('src')).toMatch(/^data:image\/png;base64,/);
+    const card = await page.locator('.code-card').innerText();
+    expect(card).toMatch(/expires \d{4}-\d{2}-\d{2} /);
+    const listed = (await get('/v1/admin/enrollment-codes')) as { items: Array<{ name: string; status: string }> };
+    expect(listed.items).toEqual([expect.objectContaining({ name: 'Store 12', status: 'pending' })]);
+    await page.getByRole('table').filter({ hasText: 'Store 12' }).waitFor();
+    expect({ enrollment: await seriousViolations(page) }).toEqual({ enrollment: [] });
+  });
+});
