@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
 import { join, posix } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
-import { configSchema, validateConfig } from '../src/config/config.schema';
+import { configSchema, validateConfig, type Config } from '../src/config/config.schema';
 
 /**
  * Static checks of the deployment artefacts (docker/): no Docker engine or cluster exists where
@@ -366,7 +366,17 @@ const REQUIRED_EDGES: Array<[string, string, string]> = [
   ['proxy', 'broker-2', 'service_healthy'],
 ];
 /** What the stack needs from the person starting it (compose refuses to start without it). */
-const COMPOSE_INPUT = { HYP_DEFAULT_ENDPOINT: 'https://hyp-test.example/xpo/Relay' };
+const COMPOSE_INPUT = {
+  HYP_DEFAULT_ENDPOINT: 'https://hyp-test.example/xpo/Relay',
+  OPERATOR_JWKS_URI: 'https://idp-test.example/.well-known/jwks.json',
+  OPERATOR_JWT_ISSUER: 'https://idp-test.example/',
+};
+
+/** Admins and auditors sign in with tokens from the operator identity provider: without it every operator route is 401. */
+function operatorAuthProblems(where: string, config: Config): string[] {
+  if (config.OPERATOR_JWKS_URI || config.OPERATOR_JWT_PUBLIC_KEY || config.OPERATOR_JWT_PUBLIC_KEY_FILE) return [];
+  return [`${where}: no operator key source (OPERATOR_JWKS_URI): every admin and auditor route would answer 401`];
+}
 
 function composeProblems(compose: Yaml, proxyConfig: (path: string) => string | undefined): string[] {
   const problems: string[] = [];
@@ -426,6 +436,7 @@ function composeProblems(compose: Yaml, proxyConfig: (path: string) => string | 
     const config = validateConfig(env);
     if (config.NODE_ENV !== 'production') problems.push('compose: brokers must run with NODE_ENV=production');
     if (config.HOST !== '0.0.0.0') problems.push('compose: brokers must listen on 0.0.0.0');
+    problems.push(...operatorAuthProblems('compose', config));
     if (!config.REDIS_URL || new URL(config.REDIS_URL).hostname !== 'redis') problems.push('compose: REDIS_URL must point at the redis service');
     if (!config.DATABASE_URL || new URL(config.DATABASE_URL).hostname !== 'postgres') problems.push('compose: DATABASE_URL must point at the postgres service');
     const proxyAddresses = Object.values(services.proxy?.networks ?? {})
@@ -673,6 +684,7 @@ function k8sProblems(docs: Yaml[], dockerUid: number): string[] {
     if (config.NODE_ENV !== 'production') problems.push('k8s: NODE_ENV must be production');
     if (config.HOST !== '0.0.0.0') problems.push('k8s: HOST must be 0.0.0.0');
     if (config.PORT !== 8080) problems.push(`k8s: PORT ${config.PORT} is not the container port 8080`);
+    problems.push(...operatorAuthProblems('k8s', config));
     problems.push(...trustedProxyProblems('k8s', config.TRUSTED_PROXIES));
     // Metrics on their own named port, scraped from the pods (annotations), never through the Service.
     const metricsPort = (container.ports ?? []).find((p: Yaml) => p.name === 'metrics')?.containerPort;
@@ -787,6 +799,8 @@ describe('deployment artefacts (checked statically: no Docker engine or cluster 
   it('compose refuses to start without a gateway URL rather than inventing one', () => {
     const env = composeEnv(loadCompose(COMPOSE_TEXT).services['broker-1']);
     expect(() => interpolate(env.HYP_DEFAULT_ENDPOINT, {})).toThrow(/HYP_DEFAULT_ENDPOINT/);
+    expect(() => interpolate(env.OPERATOR_JWKS_URI, {})).toThrow(/OPERATOR_JWKS_URI/);
+    expect(() => interpolate(env.OPERATOR_JWT_ISSUER, {})).toThrow(/OPERATOR_JWT_ISSUER/);
   });
 
   it('docker/k8s: Deployment, Service, HPA, PDB, migration Job, ServiceAccount for Vault Kubernetes auth, consistent with the image', () => {
@@ -883,6 +897,8 @@ describe('the deployment checks catch broken artefacts', () => {
     expect(broken((c) => (c.services['broker-1'].environment.PORT = '9090'))).toContainEqual('compose: broker-1 and broker-2 settings differ');
     const plainHttp = broken((c) => BROKERS.forEach((b) => (c.services[b].environment.HYP_DEFAULT_ENDPOINT = 'http://hyp.example/xpo/Relay')));
     expect(plainHttp).toContainEqual(expect.stringMatching(/settings are refused: .*HYP_DEFAULT_ENDPOINT/s));
+    const noOperators = broken((c) => [...BROKERS, 'migrate'].forEach((b) => delete c.services[b].environment.OPERATOR_JWKS_URI));
+    expect(noOperators).toContainEqual(expect.stringMatching(/compose: no operator key source/));
     expect(broken((c) => (c.services['broker-1'].ports = ['8081:8080']))).toContainEqual(expect.stringMatching(/broker-1 is published/));
     const everyone = broken((c) => BROKERS.forEach((b) => (c.services[b].environment.TRUSTED_PROXIES = '0.0.0.0/0')));
     expect(everyone).toContainEqual(expect.stringMatching(/TRUSTED_PROXIES trusts public addresses/));
@@ -959,6 +975,7 @@ describe('the deployment checks catch broken artefacts', () => {
     expect(broken((_, f) => f('Service').spec.ports.push({ name: 'metrics', port: 9464, targetPort: 'metrics' }))).toContainEqual('k8s: Service targetPort is not the container port');
     expect(broken((_, f) => (f('ConfigMap').data.DB_PASSWORD = 'x'))).toContainEqual(expect.stringMatching(/holds DB_PASSWORD/));
     expect(broken((_, f) => (f('ConfigMap').data.HYP_DEFAULT_ENDPOINT = 'http://127.0.0.1:8081/xpo/Relay'))).toContainEqual(expect.stringMatching(/settings are refused/));
+    expect(broken((_, f) => delete f('ConfigMap').data.OPERATOR_JWKS_URI)).toContainEqual(expect.stringMatching(/no operator key source/));
     expect(broken((_, f) => (f('ConfigMap').data.VAULT_AUTH_METHOD = 'token'))).toContainEqual(expect.stringMatching(/Vault with Kubernetes auth/));
     expect(broken((_, f) => (f('Deployment').spec.template.spec.automountServiceAccountToken = false))).toContainEqual(expect.stringMatching(/service-account token must be mounted/));
     expect(broken((_, f) => (f('ConfigMap').data.VAULT_KUBERNETES_JWT_PATH = '/etc/token'))).toContainEqual(expect.stringMatching(/VAULT_KUBERNETES_JWT_PATH \/etc\/token/));

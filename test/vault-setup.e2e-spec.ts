@@ -73,7 +73,7 @@ esac
     expect(log).toMatch(/write auth\/approle\/role\/pos-session-broker token_policies=pos-session-broker token_ttl=1h token_max_ttl=24h/);
     expect(log).toContain('write auth/kubernetes/config kubernetes_host=https://kubernetes.default.svc');
     expect(log).toMatch(
-      /write auth\/kubernetes\/role\/pos-session-broker bound_service_account_names=pos-session-broker bound_service_account_namespaces=payments audience=vault token_policies=pos-session-broker/,
+      /write auth\/kubernetes\/role\/pos-session-broker bound_service_account_names=pos-session-broker bound_service_account_namespaces=pos-session-broker audience=vault token_policies=pos-session-broker/,
     );
 
     const policy = readFileSync(join(state, 'policy.hcl'), 'utf8');

@@ -24,7 +24,7 @@
 #                        optionally write one merchant's credentials (development stacks)
 #   K8S_HOST             Kubernetes API URL; unset: Kubernetes auth is skipped
 #   K8S_CA_CERT_FILE     PEM of the Kubernetes API CA (not needed when Vault runs in the cluster)
-#   K8S_NAMESPACE        namespace of the broker's pods                           default: payments
+#   K8S_NAMESPACE        namespace of the broker's pods                           default: pos-session-broker
 #   K8S_SERVICE_ACCOUNT  service account of the broker's pods                     default: pos-session-broker
 #   K8S_AUDIENCE         audience the service-account JWT must carry (projected tokens); unset: not checked
 set -eu
@@ -38,7 +38,7 @@ ROLE="${ROLE:-pos-session-broker}"
 TOKEN_TTL="${TOKEN_TTL:-1h}"
 TOKEN_MAX_TTL="${TOKEN_MAX_TTL:-24h}"
 SECRET_ID_FILE="${SECRET_ID_FILE:-./pos-session-broker.secret-id}"
-K8S_NAMESPACE="${K8S_NAMESPACE:-payments}"
+K8S_NAMESPACE="${K8S_NAMESPACE:-pos-session-broker}"
 K8S_SERVICE_ACCOUNT="${K8S_SERVICE_ACCOUNT:-pos-session-broker}"
 HERE="$(cd "$(dirname "$0")" && pwd)"
 
