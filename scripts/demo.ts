@@ -80,7 +80,14 @@ async function main(): Promise<void> {
   );
 
   step(4, `It pays with the session on the Hyp sandbox (no merchant password on the device): POST ${sandbox}`);
-  const deal = buildDoDealRequest({ terminalNumber, validation: 'AutoComm', transactionType: 'Credit', total: '1250', cardNo: '4580000000000000', cardExpiration: '1230' });
+  const deal = buildDoDealRequest({
+    terminalNumber,
+    validation: 'AutoComm',
+    transactionType: 'Credit',
+    total: '1250',
+    cardNo: '4580000000000000',
+    cardExpiration: '1230',
+  });
   const payOnce = async () => {
     const res = await request(sandbox, {
       method: 'POST',
@@ -101,12 +108,12 @@ async function main(): Promise<void> {
   const body = { terminalNumber, scope: { command: 'doDeal', validation: 'AutoComm', transactionType: 'Credit' } };
   await call('POST', `${broker}/v1/sessions`, body, { authorization: `Bearer ${token}` });
   const replay = await call('POST', `${broker}/v1/sessions`, body, { authorization: `Bearer ${token}` });
-  process.stdout.write(`   -> ${replay.status} ${replay.body.title}\n`);
+  process.stdout.write(`   -> ${replay.status} ${String(replay.body.title)}\n`);
 
   step(7, 'A scope outside the device policy (refundDeal) is refused: a typed BrokerProblemError.');
   show(await attempt(() => client.createSession({ terminalNumber, scope: { command: 'refundDeal' } })));
 
-  process.stdout.write('\nEvery step above left audit events in the broker\'s database (table audit_event).\n');
+  process.stdout.write("\nEvery step above left audit events in the broker's database (table audit_event).\n");
 }
 
 /** A device enrolled through the bootstrap for one terminal; the SDK signs a fresh JWT per call. */

@@ -61,9 +61,14 @@ describe('device SDK against the broker', () => {
   });
 
   async function newCode(body: object = {}): Promise<{ code: string; enrollUrl: string }> {
-    const res = await h.send('POST', '/v1/admin/enrollment-codes', { terminalNumbers: TERMINALS, policy: POLICY, ...body }, {
-      authorization: `Bearer ${h.operatorToken(['admin'])}`,
-    });
+    const res = await h.send(
+      'POST',
+      '/v1/admin/enrollment-codes',
+      { terminalNumbers: TERMINALS, policy: POLICY, ...body },
+      {
+        authorization: `Bearer ${h.operatorToken(['admin'])}`,
+      },
+    );
     expect(res.status).toBe(201);
     h.secretsSeen.add(res.body.code as string);
     return { code: res.body.code as string, enrollUrl: res.body.enrollUrl as string };
@@ -107,7 +112,9 @@ describe('device SDK against the broker', () => {
     const wallet = keep(await client.createSession({ terminalNumber: WALLET_TERMINAL, scope: { walletId: WALLET_IDS[0] } }));
     expect(wallet).toMatchObject({ provider: 'wallet', terminalNumber: WALLET_TERMINAL, expiresAt: null, reusable: true });
     // Each call was one issuance by this device.
-    const issued = await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_event WHERE action = 'session.issued' AND actor_id = $1`, [credentials.deviceId]);
+    const issued = await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_event WHERE action = 'session.issued' AND actor_id = $1`, [
+      credentials.deviceId,
+    ]);
     expect(issued).toEqual([{ n: 4 }]);
   });
 
@@ -135,7 +142,9 @@ describe('device SDK against the broker', () => {
     expect(sent[1].key).toBe(sent[0].key);
     expect(sent[1].token).not.toBe(sent[0].token); // a fresh token (new jti) per attempt
     expect(h.sandbox.stats.getSessionId - gatewayCalls).toBe(1);
-    const issued = await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_event WHERE action = 'session.issued' AND actor_id = $1`, [credentials.deviceId]);
+    const issued = await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_event WHERE action = 'session.issued' AND actor_id = $1`, [
+      credentials.deviceId,
+    ]);
     expect(issued).toEqual([{ n: 5 }]);
   });
 

@@ -10,7 +10,12 @@ const CODE_FORMAT = /^[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-TV-Z]{4}-[0-9A-HJKMNP-T
 type Kind = 'ES256' | 'EdDSA';
 function deviceKey(kind: Kind = 'ES256') {
   const pair = kind === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
-  return { kind, ...pair, jwk: pair.publicKey.export({ format: 'jwk' }) as Record<string, unknown>, pem: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+  return {
+    kind,
+    ...pair,
+    jwk: pair.publicKey.export({ format: 'jwk' }) as Record<string, unknown>,
+    pem: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
 }
 
 function deviceJwt(key: { kind: Kind; privateKey: KeyObject }, deviceId: string, kid: string): string {
@@ -79,7 +84,14 @@ describe('one-time enrollment codes', () => {
     const created = await createCode({ name: 'store 12 till', terminalNumbers: [SECOND_TERMINAL, TERMINAL] });
     expect(created.code).toMatch(CODE_FORMAT);
     expect(created.headers['cache-control']).toBe('no-store');
-    expect(created.body).toMatchObject({ name: 'store 12 till', status: 'pending', maxUses: 1, uses: 0, terminalNumbers: [TERMINAL, SECOND_TERMINAL], policy: POLICY });
+    expect(created.body).toMatchObject({
+      name: 'store 12 till',
+      status: 'pending',
+      maxUses: 1,
+      uses: 0,
+      terminalNumbers: [TERMINAL, SECOND_TERMINAL],
+      policy: POLICY,
+    });
     const lifetime = Date.parse(created.body.expiresAt as string) - Date.now();
     expect(lifetime).toBeGreaterThan(890_000);
     expect(lifetime).toBeLessThanOrEqual(900_000);
@@ -126,10 +138,9 @@ describe('one-time enrollment codes', () => {
     expect(fourth.status).toBe(400);
     expect(await refusal(fourth)).toBe('used-up');
     expect(await codeRow(id)).toEqual({ uses: 3 });
-    const devices = await h.db.query<{ n: number }>(
-      `SELECT count(*)::int AS n FROM audit_event WHERE action = 'device.enrolled' AND actor_id = $1`,
-      [`enrollment-code:${id}`],
-    );
+    const devices = await h.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_event WHERE action = 'device.enrolled' AND actor_id = $1`, [
+      `enrollment-code:${id}`,
+    ]);
     expect(devices).toEqual([{ n: 3 }]);
   });
 
@@ -311,6 +322,8 @@ describe('enrollment attempts limited per IP across instances (Redis)', () => {
     const [event] = await a.auditEvents(String(limited.headers['x-request-id']));
     expect([event.action, event.reason]).toEqual(['enrollment.refused', 'rate-limited']);
     // Another address is not limited.
-    expect((await b.send('POST', '/v1/enrollments', { code: 'AAAA-BBBB-CCCC-DD', publicKey: deviceKey().jwk }, { 'x-forwarded-for': freshIp() })).status).toBe(400);
+    expect((await b.send('POST', '/v1/enrollments', { code: 'AAAA-BBBB-CCCC-DD', publicKey: deviceKey().jwk }, { 'x-forwarded-for': freshIp() })).status).toBe(
+      400,
+    );
   });
 });

@@ -8,9 +8,10 @@ function fakeClock(start = 1_000_000): Clock & { sleeps: number[]; t: number } {
     t: start,
     sleeps: [] as number[],
     now: () => c.t,
-    sleep: async (ms: number) => {
+    sleep: (ms: number) => {
       c.sleeps.push(ms);
       c.t += ms;
+      return Promise.resolve();
     },
   };
   return c;
@@ -46,13 +47,20 @@ describe('backoff', () => {
 });
 
 describe('sendWithRetries', () => {
-  const build = async () => ({ method: 'POST', headers: {}, body: '{}' });
+  const build = () => Promise.resolve({ method: 'POST', headers: {}, body: '{}' });
 
   it('retries 503, 429 and network errors with backoff, honouring Retry-After, until success', async () => {
     const clock = fakeClock();
-    const answers: Array<() => Response> = [() => problem(503), () => problem(429, { 'retry-after': '3' }), () => { throw new TypeError('fetch failed'); }, () => new Response('{"ok":true}', { status: 201 })];
+    const answers: Array<() => Response> = [
+      () => problem(503),
+      () => problem(429, { 'retry-after': '3' }),
+      () => {
+        throw new TypeError('fetch failed');
+      },
+      () => new Response('{"ok":true}', { status: 201 }),
+    ];
     let calls = 0;
-    const fetch: FetchLike = async () => answers[calls++]();
+    const fetch: FetchLike = () => Promise.resolve().then(() => answers[calls++]());
     const res = await sendWithRetries({ fetch, clock, random: () => 0.5, retry: { baseDelayMs: 100, maxDelayMs: 10_000 } }, 'http://b/x', build);
     expect(res.status).toBe(201);
     expect(calls).toBe(4);
@@ -62,7 +70,7 @@ describe('sendWithRetries', () => {
 
   it('does not retry other problems, and types them from the problem+json', async () => {
     let calls = 0;
-    const fetch: FetchLike = async () => (calls++, problem(400));
+    const fetch: FetchLike = () => (calls++, Promise.resolve(problem(400)));
     const err = await sendWithRetries({ fetch, clock: fakeClock(), random: () => 0.5, retry: {} }, 'http://b/x', build).catch((e: unknown) => e);
     expect(calls).toBe(1);
     expect(err).toBeInstanceOf(BrokerProblemError);
@@ -70,8 +78,10 @@ describe('sendWithRetries', () => {
   });
 
   it('describes a non-JSON error answer as a problem too', async () => {
-    const fetch: FetchLike = async () => new Response('<html>bad gateway</html>', { status: 502, statusText: 'Bad Gateway' });
-    const err = (await sendWithRetries({ fetch, clock: fakeClock(), random: () => 0.5, retry: {} }, 'http://b/x', build).catch((e: unknown) => e)) as BrokerProblemError;
+    const fetch: FetchLike = () => Promise.resolve(new Response('<html>bad gateway</html>', { status: 502, statusText: 'Bad Gateway' }));
+    const err = (await sendWithRetries({ fetch, clock: fakeClock(), random: () => 0.5, retry: {} }, 'http://b/x', build).catch(
+      (e: unknown) => e,
+    )) as BrokerProblemError;
     expect(err).toBeInstanceOf(BrokerProblemError);
     expect([err.status, err.title, err.retryable]).toEqual([502, 'Bad Gateway', false]);
   });
@@ -79,10 +89,12 @@ describe('sendWithRetries', () => {
   it('gives up at the deadline with the last error, never sleeping past it', async () => {
     const clock = fakeClock();
     let calls = 0;
-    const fetch: FetchLike = async () => (calls++, problem(503, { 'retry-after': '1' }));
-    const err = (await sendWithRetries({ fetch, clock, random: () => 0.99, retry: { deadlineMs: 10_000, baseDelayMs: 500, maxDelayMs: 4_000 } }, 'http://b/x', build).catch(
-      (e: unknown) => e,
-    )) as DeadlineExceededError;
+    const fetch: FetchLike = () => (calls++, Promise.resolve(problem(503, { 'retry-after': '1' })));
+    const err = (await sendWithRetries(
+      { fetch, clock, random: () => 0.99, retry: { deadlineMs: 10_000, baseDelayMs: 500, maxDelayMs: 4_000 } },
+      'http://b/x',
+      build,
+    ).catch((e: unknown) => e)) as DeadlineExceededError;
     expect(err).toBeInstanceOf(DeadlineExceededError);
     expect(err.lastError).toBeInstanceOf(BrokerProblemError);
     expect(err.attempts).toBe(calls);
@@ -92,10 +104,10 @@ describe('sendWithRetries', () => {
 
   it('turns network failures into BrokerUnreachableError, retryable', async () => {
     const clock = fakeClock();
-    const fetch: FetchLike = async () => {
-      throw new TypeError('fetch failed');
-    };
-    const err = (await sendWithRetries({ fetch, clock, random: () => 0.5, retry: { deadlineMs: 1_000 } }, 'http://b/x', build).catch((e: unknown) => e)) as DeadlineExceededError;
+    const fetch: FetchLike = () => Promise.reject(new TypeError('fetch failed'));
+    const err = (await sendWithRetries({ fetch, clock, random: () => 0.5, retry: { deadlineMs: 1_000 } }, 'http://b/x', build).catch(
+      (e: unknown) => e,
+    )) as DeadlineExceededError;
     expect(err.lastError).toBeInstanceOf(BrokerUnreachableError);
     expect(err.lastError?.retryable).toBe(true);
   });

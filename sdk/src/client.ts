@@ -81,12 +81,26 @@ export class BrokerClient {
   }
 
   /** A client for what enroll() returned. */
-  static fromCredentials(credentials: DeviceCredentials, key: DeviceKey, options: Omit<BrokerClientOptions, 'brokerUrl' | 'deviceId' | 'keyId' | 'key' | 'audience'> = {}): BrokerClient {
-    return new BrokerClient({ ...options, brokerUrl: credentials.brokerUrl, deviceId: credentials.deviceId, keyId: credentials.keyId, audience: credentials.audience, key });
+  static fromCredentials(
+    credentials: DeviceCredentials,
+    key: DeviceKey,
+    options: Omit<BrokerClientOptions, 'brokerUrl' | 'deviceId' | 'keyId' | 'key' | 'audience'> = {},
+  ): BrokerClient {
+    return new BrokerClient({
+      ...options,
+      brokerUrl: credentials.brokerUrl,
+      deviceId: credentials.deviceId,
+      keyId: credentials.keyId,
+      audience: credentials.audience,
+      key,
+    });
   }
 
   /** A client for the device a KeyStore holds; undefined when it holds none (enroll first). */
-  static async fromStore(store: KeyStore, options: Omit<BrokerClientOptions, 'brokerUrl' | 'deviceId' | 'keyId' | 'key' | 'audience'> = {}): Promise<BrokerClient | undefined> {
+  static async fromStore(
+    store: KeyStore,
+    options: Omit<BrokerClientOptions, 'brokerUrl' | 'deviceId' | 'keyId' | 'key' | 'audience'> = {},
+  ): Promise<BrokerClient | undefined> {
     const stored = await store.load();
     if (!stored) return undefined;
     return BrokerClient.fromCredentials(stored, await importPrivateJwk(stored.privateJwk), options);

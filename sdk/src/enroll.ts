@@ -43,9 +43,14 @@ export async function enroll(options: EnrollOptions): Promise<DeviceCredentials>
     ...(options.softwareVersion === undefined ? {} : { softwareVersion: options.softwareVersion }),
   });
   const res = await sendWithRetries(
-    { fetch: options.fetch ?? globalThis.fetch.bind(globalThis), clock: options.clock ?? systemClock, random: options.random ?? Math.random, retry: options.retry ?? {} },
+    {
+      fetch: options.fetch ?? globalThis.fetch.bind(globalThis),
+      clock: options.clock ?? systemClock,
+      random: options.random ?? Math.random,
+      retry: options.retry ?? {},
+    },
     joinUrl(brokerUrl, '/v1/enrollments'),
-    async () => ({ method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body }),
+    () => Promise.resolve({ method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body }),
   );
   const enrolled = (await res.json()) as { deviceId: string; keyId: string; alg: DeviceKeyAlg; terminalNumbers: string[]; audience: string };
   const credentials: DeviceCredentials = {

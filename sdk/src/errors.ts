@@ -75,7 +75,7 @@ export async function problemFrom(res: Response): Promise<BrokerProblemError> {
   let body: Partial<Problem> = {};
   try {
     const parsed: unknown = JSON.parse(await res.text());
-    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed as Partial<Problem>;
+    if (parsed !== null && typeof parsed === 'object' && !Array.isArray(parsed)) body = parsed;
   } catch {
     // Not JSON (a proxy's HTML error page): described from the status alone.
   }

@@ -5,7 +5,15 @@
 export { backoffDelay, type BackoffOptions } from './backoff.js';
 export { BrokerClient, DEFAULT_AUDIENCE, type BrokerClientOptions, type Session, type SessionRequest } from './client.js';
 export { enroll, type DeviceCredentials, type EnrollOptions } from './enroll.js';
-export { BrokerProblemError, BrokerSdkError, BrokerUnreachableError, DeadlineExceededError, RETRYABLE_STATUSES, retryAfterSeconds, type Problem } from './errors.js';
+export {
+  BrokerProblemError,
+  BrokerSdkError,
+  BrokerUnreachableError,
+  DeadlineExceededError,
+  RETRYABLE_STATUSES,
+  retryAfterSeconds,
+  type Problem,
+} from './errors.js';
 export { MAX_TOKEN_LIFETIME_SECONDS, signDeviceToken, type DeviceTokenClaims } from './jwt.js';
 export {
   exportPrivateJwk,

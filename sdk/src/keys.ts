@@ -47,7 +47,7 @@ type SubtleCryptoLike = typeof globalThis.crypto.subtle;
 export async function generateDeviceKey(options: { alg?: DeviceKeyAlg; extractable?: boolean } = {}): Promise<DeviceKey> {
   const alg = options.alg ?? 'ES256';
   if (!(alg in PARAMS)) throw new TypeError(`Unsupported device key algorithm ${String(alg)}; use ES256 or EdDSA.`);
-  const pair = (await subtle().generateKey(PARAMS[alg] as never, options.extractable ?? false, ['sign', 'verify'])) as unknown as {
+  const pair = (await subtle().generateKey(PARAMS[alg], options.extractable ?? false, ['sign', 'verify'])) as unknown as {
     privateKey: WebCryptoKey;
     publicKey: WebCryptoKey;
   };
@@ -66,7 +66,7 @@ export async function exportPrivateJwk(key: DeviceKey): Promise<PrivateJwk> {
 export async function importPrivateJwk(jwk: PrivateJwk): Promise<DeviceKey> {
   const alg: DeviceKeyAlg | undefined = jwk.kty === 'EC' && jwk.crv === 'P-256' ? 'ES256' : jwk.kty === 'OKP' && jwk.crv === 'Ed25519' ? 'EdDSA' : undefined;
   if (!alg || typeof jwk.d !== 'string') throw new TypeError('Not a P-256 or Ed25519 private JWK.');
-  const privateKey = (await subtle().importKey('jwk', jwk as never, PARAMS[alg] as never, false, ['sign'])) as WebCryptoKey;
+  const privateKey = await subtle().importKey('jwk', { ...jwk }, PARAMS[alg], false, ['sign']);
   return { alg, privateKey, publicJwk: publicPart(jwk) };
 }
 
@@ -75,9 +75,9 @@ function publicPart(jwk: PublicJwk): PublicJwk {
 }
 
 /** Signs `data` with the device key: ECDSA P-256/SHA-256 (IEEE P1363 r||s, as JWS wants) or Ed25519. */
-export async function signBytes(key: DeviceKey, data: Uint8Array): Promise<Uint8Array> {
+export async function signBytes(key: DeviceKey, data: Uint8Array<ArrayBuffer>): Promise<Uint8Array> {
   const params = key.alg === 'ES256' ? { name: 'ECDSA', hash: 'SHA-256' } : { name: 'Ed25519' };
-  return new Uint8Array(await subtle().sign(params as never, key.privateKey, data as never));
+  return new Uint8Array(await subtle().sign(params, key.privateKey, data));
 }
 
 /**
@@ -105,15 +105,17 @@ export interface StoredDevice {
 export class MemoryKeyStore implements KeyStore {
   #device: StoredDevice | undefined;
 
-  async load(): Promise<StoredDevice | undefined> {
-    return this.#device;
+  load(): Promise<StoredDevice | undefined> {
+    return Promise.resolve(this.#device);
   }
 
-  async save(device: StoredDevice): Promise<void> {
+  save(device: StoredDevice): Promise<void> {
     this.#device = device;
+    return Promise.resolve();
   }
 
-  async clear(): Promise<void> {
+  clear(): Promise<void> {
     this.#device = undefined;
+    return Promise.resolve();
   }
 }

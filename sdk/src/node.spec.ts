@@ -13,7 +13,15 @@ describe('FileKeyStore (Node)', () => {
     const store = new FileKeyStore(join(dir, 'nested', 'device.json'));
     expect(await store.load()).toBeUndefined();
     const key = await generateDeviceKey({ extractable: true });
-    const device = { brokerUrl: 'http://b', deviceId: 'd', keyId: 'k', alg: 'ES256' as const, audience: 'a', terminalNumbers: ['0882819014'], privateJwk: await exportPrivateJwk(key) };
+    const device = {
+      brokerUrl: 'http://b',
+      deviceId: 'd',
+      keyId: 'k',
+      alg: 'ES256' as const,
+      audience: 'a',
+      terminalNumbers: ['0882819014'],
+      privateJwk: await exportPrivateJwk(key),
+    };
     const oldUmask = process.umask(0o000);
     try {
       await store.save(device);

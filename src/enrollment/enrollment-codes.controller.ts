@@ -24,7 +24,6 @@ import {
 import { EnrollmentService } from './enrollment.service';
 
 const ID = 'codeId';
-const idPipe = new ZodInputPipe(enrollmentCodeIdParam, 'path');
 
 /** Enrollment codes: admins create and revoke them; auditors may list them. The code itself is shown once. */
 @ApiTags('admin: enrollment codes')
@@ -68,7 +67,11 @@ export class EnrollmentCodesController {
   @ApiZodParam(ID, enrollmentCodeIdParam)
   @ApiZodResponse(200, enrollmentCodeRecordSchema, 'The code, revoked')
   @ApiProblems(400, 404)
-  revoke(@Param(ID, idPipe) id: string, @CurrentOperator() operator: OperatorPrincipal, @Req() req: FastifyRequest): Promise<EnrollmentCodeRecord> {
+  revoke(
+    @Param(ID, new ZodInputPipe(enrollmentCodeIdParam, 'path')) id: string,
+    @CurrentOperator() operator: OperatorPrincipal,
+    @Req() req: FastifyRequest,
+  ): Promise<EnrollmentCodeRecord> {
     return this.enrollment.revoke(id, operator, auditOrigin(req));
   }
 }

@@ -33,7 +33,13 @@ export const redeemEnrollmentCodeSchema = z.strictObject({
   code: z.string().min(1).max(64).describe('The enrollment code as typed: case, spaces and dashes do not matter'),
   publicKey: devicePublicKeySchema(),
   name: z.string().trim().min(1).max(200).optional(),
-  softwareVersion: z.string().trim().min(1).max(64).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces').optional(),
+  softwareVersion: z
+    .string()
+    .trim()
+    .min(1)
+    .max(64)
+    .regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces')
+    .optional(),
 });
 export type RedeemEnrollmentCode = z.infer<typeof redeemEnrollmentCodeSchema>;
 

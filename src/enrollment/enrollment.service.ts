@@ -65,7 +65,16 @@ export class EnrollmentService {
     const after = { name: input.name ?? null, terminalNumbers, policy: input.policy, maxUses: input.maxUses, expiresAt: expiresAt.toISOString() };
     const record = await this.audited.run(async (tx) => ({
       result: await this.codes.create(
-        { id, codeHash: hashEnrollmentCode(readNormalised(code)), name: input.name ?? null, terminalNumbers, policy: input.policy, maxUses: input.maxUses, expiresAt, createdBy: operator.subject },
+        {
+          id,
+          codeHash: hashEnrollmentCode(readNormalised(code)),
+          name: input.name ?? null,
+          terminalNumbers,
+          policy: input.policy,
+          maxUses: input.maxUses,
+          expiresAt,
+          createdBy: operator.subject,
+        },
         tx,
       ),
       // Never the code: whoever reads the trail must not be able to enroll a device with it.
@@ -83,15 +92,20 @@ export class EnrollmentService {
 
   /** Revoking a revoked code changes nothing and records nothing; an unknown one is 404. */
   async revoke(id: string, operator: OperatorPrincipal, origin: AuditOrigin): Promise<EnrollmentCodeRecord> {
-    const revoked = await this.audited.run(async (tx) => {
-      const record = await this.codes.revoke(id, operator.subject, tx);
-      if (!record) throw new NotFoundError(`No enrollment code ${id} that is not revoked already.`);
-      return { result: record, event: adminEvent('admin.code-revoked', operator, origin, { enrollmentCodeId: id, before: { status: 'pending' }, after: { status: 'revoked' } }) };
-    }).catch(async (err: unknown) => {
-      const existing = err instanceof NotFoundError ? await this.codes.find(id) : null;
-      if (existing) return existing;
-      throw err instanceof NotFoundError ? new NotFoundError(`No enrollment code ${id}.`) : err;
-    });
+    const revoked = await this.audited
+      .run(async (tx) => {
+        const record = await this.codes.revoke(id, operator.subject, tx);
+        if (!record) throw new NotFoundError(`No enrollment code ${id} that is not revoked already.`);
+        return {
+          result: record,
+          event: adminEvent('admin.code-revoked', operator, origin, { enrollmentCodeId: id, before: { status: 'pending' }, after: { status: 'revoked' } }),
+        };
+      })
+      .catch(async (err: unknown) => {
+        const existing = err instanceof NotFoundError ? await this.codes.find(id) : null;
+        if (existing) return existing;
+        throw err instanceof NotFoundError ? new NotFoundError(`No enrollment code ${id}.`) : err;
+      });
     return revoked;
   }
 
