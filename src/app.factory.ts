@@ -3,6 +3,7 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { Logger } from 'nestjs-pino';
 import { AppModule, AppOptions } from './app.module';
 import { validateConfig } from './config/config.schema';
+import { installJsonBodyParser } from './http/json-body';
 import { rememberLoggedUrl } from './http/logging';
 import { generateRequestId } from './http/request-id';
 import { setupOpenApi } from './http/swagger';
@@ -31,6 +32,7 @@ export async function createApp(options: AppOptions = {}): Promise<NestFastifyAp
   app.useLogger(logger);
   const fastify = app.getHttpAdapter().getInstance();
   fastify.removeContentTypeParser('text/plain');
+  installJsonBodyParser(fastify);
   // Routed by now: the log line's URL comes from the route pattern, secrets in parameters blanked.
   fastify.addHook('onRequest', (request, _reply, done) => {
     rememberLoggedUrl(request);

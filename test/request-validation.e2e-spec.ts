@@ -35,6 +35,23 @@ describe('POST /v1/sessions input validation', () => {
   });
 
   it.each([
+    ['a missing value', '{"terminalNumber": "0882819014",\n "scope": }', /unexpected '}' at line 2, column 11/],
+    ['a body cut short', '{"terminalNumber": "0882819014",\n "scope": {"command": "doDeal"', /ends early \(line 2, column 31/],
+    ['a bare word', '{"terminalNumber": secret0882819014}', /unexpected character at line 1, column 20/],
+    ['a trailing comma', '{"terminalNumber": "0882819014",}', /line 1, column 33/],
+  ])('says where malformed JSON breaks (%s), without quoting the body', async (_, body, where) => {
+    const res = await expectProblem(body, 400, { raw: true });
+    expect(res.body.detail).toMatch(/not valid JSON/);
+    expect(res.body.detail).toMatch(where);
+    expect(res.text).not.toContain('0882819014');
+  });
+
+  it('refuses a prototype-poisoning key with 400', async () => {
+    const res = await expectProblem('{"terminalNumber": "0882819014", "__proto__": {"x": 1}}', 400, { raw: true });
+    expect(res.body.detail).toMatch(/__proto__/);
+  });
+
+  it.each([
     ['unknown top-level field', { terminalNumber: TERMINAL, amount: 5 }],
     ['unknown scope field', { terminalNumber: TERMINAL, scope: { command: 'doDeal', extra: 1 } }],
     ['terminalNumber as number', { terminalNumber: 882819014 }],

@@ -4,8 +4,8 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { AuditSealer } from '../../src/audit-seal/audit-sealer';
-import { SealRepository } from '../../src/audit-seal/seal.repository';
+import { AuditSealer } from '../../src/audit/seal/audit-sealer';
+import { SealRepository } from '../../src/audit/seal/seal.repository';
 import { seedEvents } from '../../test/support/audit-seeding';
 import { NO_SESSIONS_TERMINAL, SECOND_TERMINAL, TERMINAL } from '../../test/support/broker-harness';
 import { devSignIn, launchChromium, newPage, removeDir, startConsoleBroker } from '../../test/console/support/console-browser';
