@@ -11,8 +11,9 @@ export function installJsonBodyParser(fastify: FastifyInstance): void {
   const parse = fastify.getDefaultJsonParser('error', 'error');
   fastify.removeContentTypeParser('application/json');
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    parse(request, body, (err: Error | null, value?: unknown) => {
-      if (err && (err as { code?: string }).code === 'FST_ERR_CTP_INVALID_JSON_BODY') return done(whereJsonBreaks(String(body)), undefined);
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    parse(request, text, (err: Error | null, value?: unknown) => {
+      if (err && (err as { code?: string }).code === 'FST_ERR_CTP_INVALID_JSON_BODY') return done(whereJsonBreaks(text), undefined);
       done(err, value);
     });
   });
