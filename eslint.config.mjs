@@ -39,7 +39,7 @@ export default tseslint.config(
       globals: { module: 'readonly', require: 'readonly', process: 'readonly', __filename: 'readonly', __dirname: 'readonly', console: 'readonly', URL: 'readonly' },
     },
     // CommonJS files (jest's configuration, resolver and ESM shims) load modules with require().
-    rules: { '@typescript-eslint/no-require-imports': 'off' },
+    rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
   },
   prettier,
 );
