@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { encodeCursor } from '../src/audit-query/audit-cursor';
+import { encodeCursor } from '../src/audit/query/audit-cursor';
 import { type AuditBenchDb, createAuditBenchDb, occurredAtOf, SEED_SQL, terminalNumber } from './audit-seed';
 import { benchOperatorAuth, type BenchOperatorAuth } from './audit-bench-auth';
 import { startNode, waitForReady, type Proc } from './processes';

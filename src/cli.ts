@@ -6,7 +6,7 @@ import { NestFactory } from '@nestjs/core';
 import { config as loadDotenv } from 'dotenv';
 import { addTerminalFromCli } from './admin/cli-commands';
 import { AppModule } from './app.module';
-import { runAuditVerifyExport, VERIFY_EXPORT_USAGE } from './audit-seal/offline-verifier';
+import { runAuditVerifyExport, VERIFY_EXPORT_USAGE } from './audit/seal/offline-verifier';
 import { validateConfig } from './config/config.schema';
 import { DatabaseConnection } from './database/database-connection';
 import { migrate } from './database/database.module';

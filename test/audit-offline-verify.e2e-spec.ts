@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { runAuditVerifyExport } from '../src/audit-seal/offline-verifier';
+import { runAuditVerifyExport } from '../src/audit/seal/offline-verifier';
 import { seedEvents } from './support/audit-seeding';
 import { BrokerHarness, type TestDevice } from './support/broker-harness';
 

@@ -1,9 +1,9 @@
 import { Client } from 'pg';
-import { AuditRetention } from '../src/audit-seal/audit-retention';
-import { AuditSealer } from '../src/audit-seal/audit-sealer';
-import { AuditVerifier } from '../src/audit-seal/audit-verifier';
-import { sealHash, type SealHeader } from '../src/audit-seal/seal-format';
-import { SealRepository } from '../src/audit-seal/seal.repository';
+import { AuditRetention } from '../src/audit/seal/audit-retention';
+import { AuditSealer } from '../src/audit/seal/audit-sealer';
+import { AuditVerifier } from '../src/audit/seal/audit-verifier';
+import { sealHash, type SealHeader } from '../src/audit/seal/seal-format';
+import { SealRepository } from '../src/audit/seal/seal.repository';
 import { asOwnerBypassingTriggers, seedEvents } from './support/audit-seeding';
 import { BrokerHarness } from './support/broker-harness';
 

@@ -1,6 +1,6 @@
 import type { AppConfig } from '../config/app-config';
 import type { SecretsProvider } from '../secrets/secrets-provider';
-import { type SealSigningKey, signingKeyFromAuditKey, signingKeyFromPem } from '../audit-seal/seal-keys';
+import { type SealSigningKey, signingKeyFromAuditKey, signingKeyFromPem } from './seal/seal-keys';
 
 /**
  * The broker's audit key material (AUDIT_FINGERPRINT_KEY_REF, field `key`, base64, ≥ 32 bytes).

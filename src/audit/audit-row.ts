@@ -1,33 +1,85 @@
 import type { AuditEventInput } from './audit-event';
 
 /**
- * The one definition of an audit_event row as the service writes it, shared by the group-commit
- * writer (AuditTrail) and the transactional insert (AuditInTransaction): both clean and clip
- * exactly alike, so an event reads the same whichever path wrote it.
+ * The one definition of an audit_event row. Every other shape of it is derived from these two
+ * declarations: the row as the service writes it (AuditRow, INSERT_AUDIT_*), the row as read back
+ * (EventRow, EVENT_COLUMNS, EventTuple, AuditEventView, in event-row.ts) and the caller's input
+ * (AuditEventInput, checked against these fields below). Adding a column means adding it here and
+ * to the migration; the compiler then names every place that must follow.
  */
-export type AuditRow = [
-  occurredAt: Date,
-  action: string,
-  outcome: string,
-  reason: string | null,
-  actorType: string,
-  actorId: string | null,
-  terminalNumber: string | null,
-  scope: string | null,
-  requestId: string,
-  clientIp: string | null,
-  userAgent: string | null,
-  gatewayResult: string | null,
-  gatewayTranId: string | null,
-  latencyMs: number | null,
-  sessionFingerprint: string | null,
-  details: string | null,
-];
-export const AUDIT_COLUMNS = 16;
+export interface AuditEventView {
+  id: string;
+  occurredAt: string;
+  action: string;
+  outcome: string;
+  reason: string | null;
+  actorType: string;
+  actorId: string | null;
+  terminalNumber: string | null;
+  scope: unknown;
+  requestId: string;
+  clientIp: string | null;
+  userAgent: string | null;
+  gatewayResult: string | null;
+  gatewayTranId: string | null;
+  latencyMs: number | null;
+  sessionFingerprint: string | null;
+  details: unknown;
+}
 
-const COLUMN_LIST = `occurred_at, action, outcome, reason, actor_type, actor_id, terminal_number, scope,
-    request_id, client_ip, user_agent, gateway_result, gateway_tran_id, latency_ms, session_fingerprint, details`;
-const CASTS = ['timestamptz', 'varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'jsonb', 'varchar', 'varchar', 'varchar', 'varchar', 'varchar', 'int', 'char(64)', 'jsonb'];
+/** The columns in table order: field name (API, CSV header, NDJSON), column, and the SQL type a value is cast to. */
+export const AUDIT_COLUMNS_DEF = [
+  ['id', 'id', 'bigint'],
+  ['occurredAt', 'occurred_at', 'timestamptz'],
+  ['action', 'action', 'varchar'],
+  ['outcome', 'outcome', 'varchar'],
+  ['reason', 'reason', 'varchar'],
+  ['actorType', 'actor_type', 'varchar'],
+  ['actorId', 'actor_id', 'varchar'],
+  ['terminalNumber', 'terminal_number', 'varchar'],
+  ['scope', 'scope', 'jsonb'],
+  ['requestId', 'request_id', 'varchar'],
+  ['clientIp', 'client_ip', 'varchar'],
+  ['userAgent', 'user_agent', 'varchar'],
+  ['gatewayResult', 'gateway_result', 'varchar'],
+  ['gatewayTranId', 'gateway_tran_id', 'varchar'],
+  ['latencyMs', 'latency_ms', 'int'],
+  ['sessionFingerprint', 'session_fingerprint', 'char(64)'],
+  ['details', 'details', 'jsonb'],
+] as const satisfies ReadonlyArray<readonly [keyof AuditEventView, string, string]>;
+
+type Def = typeof AUDIT_COLUMNS_DEF;
+type FieldsOf<D> = { -readonly [K in keyof D]: D[K] extends readonly [infer F, string, string] ? F : never };
+/** Field names in column order, as a tuple type. */
+export type AuditFieldNames = FieldsOf<Def>;
+type Rest<T> = T extends readonly [unknown, ...infer R] ? R : never;
+/** A tuple of `T`'s values in the order of `Names`. */
+export type ValuesOf<Names, T> = { -readonly [K in keyof Names]: Names[K] extends keyof T ? T[Names[K]] : never };
+
+/** A row as written: every column but the generated id; JSON columns serialised, time a Date. */
+interface WrittenValues extends Omit<AuditEventView, 'id' | 'occurredAt' | 'scope' | 'details'> {
+  occurredAt: Date;
+  scope: string | null;
+  details: string | null;
+}
+
+/**
+ * The row as the service writes it, shared by the group-commit writer (AuditTrail) and the
+ * transactional insert (AuditInTransaction): both clean and clip exactly alike, so an event reads
+ * the same whichever path wrote it.
+ */
+export type AuditRow = ValuesOf<Rest<AuditFieldNames>, WrittenValues>;
+const WRITTEN = AUDIT_COLUMNS_DEF.slice(1);
+export const AUDIT_COLUMNS = WRITTEN.length;
+
+// The caller's input names exactly the written fields (no more, no fewer): checked at compile time.
+type WrittenField = keyof WrittenValues;
+type Exact<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const inputNamesEveryColumn: Exact<keyof AuditEventInput, WrittenField> = true;
+void inputNamesEveryColumn;
+
+const COLUMN_LIST = WRITTEN.map(([, column]) => column).join(', ');
+const CASTS = WRITTEN.map(([, , cast]) => cast);
 
 /** Many rows in one statement: one array parameter per column. */
 export const INSERT_AUDIT_BATCH = `INSERT INTO audit_event (${COLUMN_LIST})

@@ -1,3 +1,7 @@
+import { AUDIT_COLUMNS_DEF, type AuditEventView, type AuditFieldNames, type ValuesOf } from './audit-row';
+
+export type { AuditEventView } from './audit-row';
+
 /**
  * One stored audit event as Postgres sends it: every column cast to text, in the order of
  * EVENT_COLUMNS. Bulk paths (export, sealing, verify) read millions of these; keeping them as
@@ -6,31 +10,20 @@
  */
 export type EventRow = Array<string | null>;
 
-/** The columns of alias `e` (an audit_event row), all as text, timestamps as toISOString() writes them. */
-export const EVENT_COLUMNS = `e.id::text, to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'), e.action,
-  e.outcome, e.reason, e.actor_type, e.actor_id, e.terminal_number, e.scope::text, e.request_id, e.client_ip, e.user_agent,
-  e.gateway_result, e.gateway_tran_id, e.latency_ms::text, e.session_fingerprint, e.details::text`;
+/**
+ * The columns of alias `e` (an audit_event row), all as text, timestamps as toISOString() writes
+ * them; from the one definition in audit-row.ts.
+ */
+export const EVENT_COLUMNS = AUDIT_COLUMNS_DEF.map(([, column, cast]) =>
+  column === 'occurred_at'
+    ? `to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`
+    : cast === 'varchar' || cast === 'char(64)'
+      ? `e.${column}`
+      : `e.${column}::text`,
+).join(', ');
 
 /** Field names, in column order (CSV header, NDJSON and API keys). */
-export const EVENT_FIELDS = [
-  'id',
-  'occurredAt',
-  'action',
-  'outcome',
-  'reason',
-  'actorType',
-  'actorId',
-  'terminalNumber',
-  'scope',
-  'requestId',
-  'clientIp',
-  'userAgent',
-  'gatewayResult',
-  'gatewayTranId',
-  'latencyMs',
-  'sessionFingerprint',
-  'details',
-] as const;
+export const EVENT_FIELDS = AUDIT_COLUMNS_DEF.map(([field]) => field) as AuditFieldNames;
 
 const SCOPE = 8;
 const LATENCY = 14;
@@ -40,25 +33,7 @@ const DETAILS = 16;
  * The event as values: JSON columns parsed, latency a number. What a seal hashes (canonically)
  * and what the API shows.
  */
-export type EventTuple = [
-  id: string,
-  occurredAt: string,
-  action: string,
-  outcome: string,
-  reason: string | null,
-  actorType: string,
-  actorId: string | null,
-  terminalNumber: string | null,
-  scope: unknown,
-  requestId: string,
-  clientIp: string | null,
-  userAgent: string | null,
-  gatewayResult: string | null,
-  gatewayTranId: string | null,
-  latencyMs: number | null,
-  sessionFingerprint: string | null,
-  details: unknown,
-];
+export type EventTuple = ValuesOf<AuditFieldNames, AuditEventView>;
 
 export function toTuple(row: EventRow): EventTuple {
   const t = row.slice() as unknown[];
@@ -90,27 +65,6 @@ export function tupleOfView(view: Record<string, unknown>): EventTuple {
   }
   if (typeof t[0] !== 'string' || !/^[1-9]\d{0,18}$/.test(t[0])) throw new Error('field "id" must be a positive decimal id');
   return t as EventTuple;
-}
-
-/** The API/NDJSON shape of an event. */
-export interface AuditEventView {
-  id: string;
-  occurredAt: string;
-  action: string;
-  outcome: string;
-  reason: string | null;
-  actorType: string;
-  actorId: string | null;
-  terminalNumber: string | null;
-  scope: unknown;
-  requestId: string;
-  clientIp: string | null;
-  userAgent: string | null;
-  gatewayResult: string | null;
-  gatewayTranId: string | null;
-  latencyMs: number | null;
-  sessionFingerprint: string | null;
-  details: unknown;
 }
 
 export function toView(row: EventRow): AuditEventView {

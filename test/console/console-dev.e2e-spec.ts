@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { AuditSealer } from '../../src/audit-seal/audit-sealer';
-import { SealRepository } from '../../src/audit-seal/seal.repository';
+import { AuditSealer } from '../../src/audit/seal/audit-sealer';
+import { SealRepository } from '../../src/audit/seal/seal.repository';
 import { asOwnerBypassingTriggers } from '../support/audit-seeding';
 import { SECOND_TERMINAL, TERMINAL, type BrokerHarness, type TestDevice } from '../support/broker-harness';
 import { devSignIn, launchChromium, navLinks, newPage, removeDir, seriousViolations, startConsoleBroker } from './support/console-browser';

@@ -1,4 +1,4 @@
-import { ValidationError } from '../common/errors';
+import { ValidationError } from '../../common/errors';
 import { decodeCursor, encodeCursor } from './audit-cursor';
 
 describe('audit cursor', () => {

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DatabaseConnection, type HotPathSql } from '../database/database-connection';
-import { EVENT_COLUMNS, type EventRow } from '../audit-seal/event-row';
+import { DatabaseConnection, type HotPathSql } from '../../database/database-connection';
+import { EVENT_COLUMNS, type EventRow } from '../event-row';
 import type { CursorPosition } from './audit-cursor';
 import type { AuditFilters } from './audit-query.schema';
 

@@ -1,4 +1,4 @@
-import type { EventRow } from '../audit-seal/event-row';
+import type { EventRow } from '../event-row';
 import { exportStream, readAhead } from './audit-export';
 
 function row(id: number): EventRow {

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { EVENT_FIELDS, type EventRow, ndjsonLine } from '../audit-seal/event-row';
+import { EVENT_FIELDS, type EventRow, ndjsonLine } from '../event-row';
 import { csvLines } from './csv';
 
 /** id and latencyMs: written as numbers in CSV, every other column as quoted text. */

@@ -1,14 +1,14 @@
 import { Body, Controller, Get, Header, HttpCode, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { VerifyReport } from '../audit-seal/audit-verifier';
-import { auditOrigin } from '../http/audit-origin';
-import { ApiProblems } from '../http/openapi';
-import { ZodBodyPipe } from '../http/zod-body.pipe';
-import { CurrentOperator } from '../operators/current-operator.decorator';
-import type { OperatorPrincipal } from '../operators/operator';
-import { OperatorAuthGuard } from '../operators/operator-auth.guard';
-import { RequireRoles } from '../operators/require-roles.decorator';
+import type { VerifyReport } from '../seal/audit-verifier';
+import { auditOrigin } from '../../http/audit-origin';
+import { ApiProblems } from '../../http/openapi';
+import { ZodBodyPipe } from '../../http/zod-body.pipe';
+import { CurrentOperator } from '../../operators/current-operator.decorator';
+import type { OperatorPrincipal } from '../../operators/operator';
+import { OperatorAuthGuard } from '../../operators/operator-auth.guard';
+import { RequireRoles } from '../../operators/require-roles.decorator';
 import { ApiAuditFilters } from './audit-query.openapi';
 import {
   type ExportQuery,

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
-import { AuditSealModule } from '../audit-seal/audit-seal.module';
-import { OperatorsModule } from '../operators/operators.module';
+import { AuditSealModule } from '../seal/audit-seal.module';
+import { OperatorsModule } from '../../operators/operators.module';
 import { AuditEventRepository } from './audit-event.repository';
 import { AuditQueryController } from './audit-query.controller';
 import { AuditQueryService } from './audit-query.service';

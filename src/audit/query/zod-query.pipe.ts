@@ -1,6 +1,6 @@
 import { PipeTransform } from '@nestjs/common';
 import type { z } from 'zod';
-import { ValidationError } from '../common/errors';
+import { ValidationError } from '../../common/errors';
 
 /**
  * Validates a query string against a zod schema at the edge; failures become 400 problem+json.

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Injectable, Logger } from '@nestjs/common';
-import { AppConfig } from '../config/app-config';
+import { AppConfig } from '../../config/app-config';
 import { SealRepository } from './seal.repository';
 
 /** Seals removed per purge transaction, so one purge never holds a huge transaction open. */

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
-import { AppConfig } from '../config/app-config';
+import { AppConfig } from '../../config/app-config';
 import { AuditRetention } from './audit-retention';
 import { AuditSealer } from './audit-sealer';
 import { SealRepository } from './seal.repository';

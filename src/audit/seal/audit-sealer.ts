@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { AppConfig } from '../config/app-config';
+import { AppConfig } from '../../config/app-config';
 import { GENESIS_HASH, SEAL_VERSION, SealedEvents, sealHash, type SealHeader } from './seal-format';
 import { SealRepository, type StoredSeal } from './seal.repository';
 import type { SealSigningKey } from './seal-keys';

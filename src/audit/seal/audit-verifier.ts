@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { RateLimitedError } from '../common/errors';
-import type { EventRow } from './event-row';
+import { RateLimitedError } from '../../common/errors';
+import type { EventRow } from '../event-row';
 import { checkSealEvents, checkSealLink, checkSealSignature, type ChainLink, type HashedEvent, type VerifyProblem } from './seal-check';
 import { GENESIS_HASH, HMAC_SEAL_VERSION, rowHash } from './seal-format';
 import { type SealVerificationKey, verificationKeyFromJwk } from './seal-keys';

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
-import { tupleOfView } from './event-row';
+import { tupleOfView } from '../event-row';
 import {
   type ChainLink,
   checkSealEvents,

@@ -1,4 +1,4 @@
-import { type EventRow, ndjsonLine, toTuple, toView } from './event-row';
+import { type EventRow, ndjsonLine, toTuple, toView } from '../event-row';
 import { LOCATOR_BYTES, SealedEvents, expectedIds, rowHash, sealHash, type SealHeader } from './seal-format';
 
 function event(id: number, at = '2026-11-23T12:00:00.000Z', overrides: Record<number, string | null> = {}): EventRow {

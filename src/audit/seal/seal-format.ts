@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { canonicalJson } from './canonical-json';
-import { type EventRow, type EventTuple, toTuple } from './event-row';
+import { type EventRow, type EventTuple, toTuple } from '../event-row';
 
 /**
  * Version of the event and seal serialisation below, stored in every seal and covered by its hash.

@@ -1,8 +1,8 @@
 import { createHash, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { Injectable, OnModuleInit } from '@nestjs/common';
-import { AppConfig } from '../config/app-config';
-import { readAuditKeyMaterial, readSealSigningKey } from '../audit/audit-key';
-import { SecretsProvider } from '../secrets/secrets-provider';
+import { AppConfig } from '../../config/app-config';
+import { readAuditKeyMaterial, readSealSigningKey } from '../audit-key';
+import { SecretsProvider } from '../../secrets/secrets-provider';
 import type { SealSigningKey } from './seal-keys';
 
 const HMAC_SEAL_KEY_INFO = 'pos-session-broker audit seal v1';

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DatabaseConnection, type HotPathSql } from '../database/database-connection';
-import { EVENT_COLUMNS, type EventRow } from './event-row';
+import { DatabaseConnection, type HotPathSql } from '../../database/database-connection';
+import { EVENT_COLUMNS, type EventRow } from '../event-row';
 import type { SealRecord } from './seal-check';
 import type { SealAlg, SealPublicJwk } from './seal-keys';
 
