@@ -12,7 +12,7 @@ import { DatabaseConnection } from './database/database-connection';
 import { migrate } from './database/database.module';
 import { DeviceEnrollment, enrollDeviceSchema } from './devices/device-enrollment';
 import { mintLocalOperatorToken, OPERATOR_TOKEN_USAGE } from './operators/local-operator-key';
-import { TERMINAL_NUMBER } from './sessions/session-request.schema';
+import { TERMINAL_NUMBER } from './terminals/terminal';
 
 const USAGE = `usage: npm run cli -- <command> [options]
   migrate                                   apply prisma/migrations to the configured database

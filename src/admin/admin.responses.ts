@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { DeviceRecord } from '../devices/device.repository';
-import { scopePolicySchema } from '../sessions/hyp-scope.schema';
+import { scopePolicySchema } from '../policy/scope-policy';
 import type { RotatedKey } from './devices.service';
 import type { Page } from './page';
 import type { TerminalRecord } from './terminal-admin.repository';

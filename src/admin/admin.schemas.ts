@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { devicePublicKeySchema } from '../devices/device-enrollment';
 import { PROVIDERS } from '../gateways/providers';
-import { scopePolicySchema } from '../sessions/hyp-scope.schema';
-import { TERMINAL_NUMBER } from '../sessions/session-request.schema';
+import { scopePolicySchema } from '../policy/scope-policy';
+import { TERMINAL_NUMBER } from '../terminals/terminal';
 
 /**
  * Bodies, queries and path parameters of the admin API. Bodies are strict: an unknown field (a

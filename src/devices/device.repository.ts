@@ -5,7 +5,7 @@ import { ConflictError } from '../common/errors';
 import { DatabaseConnection } from '../database/database-connection';
 import { PrismaService } from '../database/prisma.service';
 import { Prisma } from '../generated/prisma/client';
-import { scopePolicySchema, type ScopePolicy } from '../sessions/hyp-scope.schema';
+import { scopePolicySchema, type ScopePolicy } from '../policy/scope-policy';
 import type { DeviceAuthView, DeviceStatus } from './device';
 
 export interface NewDeviceKey {

@@ -1,5 +1,5 @@
 import type { KeyObject } from 'node:crypto';
-import type { ScopePolicy } from '../sessions/hyp-scope.schema';
+import type { ScopePolicy } from '../policy/scope-policy';
 
 export type DeviceStatus = 'active' | 'disabled' | 'revoked';
 

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { TxClient } from '../audit/audit-transactions';
 import { PrismaService } from '../database/prisma.service';
 import { Prisma } from '../generated/prisma/client';
-import { scopePolicySchema, type ScopePolicy } from '../sessions/hyp-scope.schema';
+import { scopePolicySchema, type ScopePolicy } from '../policy/scope-policy';
 import type { EnrollmentCodeRecord, EnrollmentCodeStatus } from './enrollment.schemas';
 
 export interface NewEnrollmentCode {

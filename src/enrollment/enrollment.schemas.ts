@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { devicePublicKeySchema } from '../devices/device-enrollment';
-import { scopePolicySchema } from '../sessions/hyp-scope.schema';
-import { TERMINAL_NUMBER } from '../sessions/session-request.schema';
+import { scopePolicySchema } from '../policy/scope-policy';
+import { TERMINAL_NUMBER } from '../terminals/terminal';
 
 /** Bodies and queries of the enrollment-code admin routes and of the public redemption route. */
 const terminalNumber = z.string().regex(TERMINAL_NUMBER, 'must be exactly 10 digits');

@@ -19,7 +19,7 @@ import { BrokerMetrics } from '../metrics/broker-metrics';
 import type { Terminal } from '../terminals/terminal';
 import { TerminalDirectory } from '../terminals/terminal-directory';
 import { outboundIdempotencyKey } from './outbound-idempotency-key';
-import { policyPart } from './scope-policy';
+import { policyPart } from '../policy/scope-policy';
 import type { SessionRequest } from './session-request.schema';
 import { TerminalProviderConfigs } from './terminal-provider-config';
 

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-
-export const TERMINAL_NUMBER = /^\d{10}$/;
+import { TERMINAL_NUMBER } from '../terminals/terminal';
 
 /**
  * How deep the whole body may nest (the body itself is level 1). Every provider's scope is flat

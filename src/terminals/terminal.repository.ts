@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import type { TxClient } from '../audit/audit-transactions';
 import { PrismaService } from '../database/prisma.service';
 import type { Terminal as TerminalRow } from '../generated/prisma/client';
-import { scopePolicySchema } from '../sessions/hyp-scope.schema';
+import { scopePolicySchema } from '../policy/scope-policy';
 import type { Terminal } from './terminal';
 
 export type TerminalInput = Omit<Terminal, 'id' | 'enabled' | 'defaultPolicy'> & Partial<Pick<Terminal, 'enabled' | 'defaultPolicy'>>;

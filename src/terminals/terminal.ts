@@ -1,4 +1,7 @@
-import type { ScopePolicy } from '../sessions/hyp-scope.schema';
+import type { ScopePolicy } from '../policy/scope-policy';
+
+/** A terminal number, as the gateways define it: ten digits. */
+export const TERMINAL_NUMBER = /^\d{10}$/;
 
 /** A merchant terminal as the issuance path needs it; its credentials stay in the secret store. */
 export interface Terminal {

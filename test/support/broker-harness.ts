@@ -13,7 +13,7 @@ import { createEmbeddedComponentsSandbox, type EmbeddedComponentsSandbox } from 
 import { createPayrocSandbox, type PayrocSandbox } from '../../src/sandbox/payroc/payroc-sandbox';
 import { createWalletSandbox, type WalletSandbox } from '../../src/sandbox/wallet/wallet-sandbox';
 import { TerminalProviderConfigs } from '../../src/sessions/terminal-provider-config';
-import type { ScopePolicy } from '../../src/sessions/hyp-scope.schema';
+import type { ScopePolicy } from '../../src/policy/scope-policy';
 import { TerminalRepository } from '../../src/terminals/terminal.repository';
 import { LogCapture } from './log-capture';
 import { createTestDatabase, type TestDatabase } from './test-database';

@@ -1,5 +1,5 @@
-import { hypScopeSchema, scopePolicySchema } from './hyp-scope.schema';
-import { scopeFitsPolicy } from './scope-policy';
+import { hypScopeSchema, scopeFitsPolicy } from '../gateways/hyp/hyp-scope.schema';
+import { scopePolicySchema } from './scope-policy';
 
 const policy = scopePolicySchema.parse({
   allowUnscoped: false,

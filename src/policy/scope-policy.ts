@@ -1,8 +1,13 @@
 import { z } from 'zod';
-import { hypPolicyFields, hypScopeSchema, scopeRuleSchema, type HypScope } from '../gateways/hyp/hyp-scope.schema';
+import type { RegisteredProvider } from '../gateways/gateway-registry';
+import { hypPolicyFields } from '../gateways/hyp/hyp-scope.schema';
 import { PROVIDERS } from '../gateways/providers';
 
-export { hypScopeSchema, scopeRuleSchema, type HypScope };
+/**
+ * The scope policy of a device (or a terminal's default): which sessions it may ask for, per
+ * provider. Each provider's own rule (which scopes its policy part permits) lives with the
+ * provider (src/gateways/<provider>/); this file assembles them into the one policy shape.
+ */
 
 /** Policy parts are plain JSON (they are stored in JSONB columns). */
 type PolicyJson = string | number | boolean | null | PolicyJson[] | { [key: string]: PolicyJson };
@@ -31,3 +36,12 @@ export const scopePolicySchema = z.strictObject({
 });
 
 export type ScopePolicy = z.infer<typeof scopePolicySchema>;
+
+/**
+ * The device policy's part for a provider: Hyp's is the policy's top level, every other
+ * provider's is under `providers[name]` (undefined when the device has none: deny).
+ */
+export function policyPart(policy: ScopePolicy, provider: RegisteredProvider): unknown {
+  if (!provider.spec.policySchema) return policy;
+  return policy.providers?.[provider.spec.name];
+}

@@ -1,7 +1,7 @@
 import { ValidationError } from '../common/errors';
 import { PROVIDERS } from '../gateways/providers';
-import { scopePolicySchema } from './hyp-scope.schema';
-import { validateProviderConfig } from './terminal-provider-config';
+import { scopePolicySchema } from './scope-policy';
+import { validateProviderConfig } from '../sessions/terminal-provider-config';
 
 describe('device policy with provider parts', () => {
   it('keeps the Hyp-only shape valid and unchanged', () => {
