@@ -1,8 +1,8 @@
 import { ExecutionContext, Injectable } from '@nestjs/common';
 import { AuthGuard } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
-import { TokenExpiredError, NotBeforeError, JsonWebTokenError } from 'jsonwebtoken';
 import { AuthenticationError, DependencyUnavailableError } from '../common/errors';
+import { reasonOf } from '../common/jwt-refusal';
 import { AuthRefusals } from '../rate-limits/auth-refusals';
 import { DEVICE_JWT, claimedDevice } from './device-jwt.strategy';
 
@@ -36,23 +36,4 @@ export class DeviceAuthGuard extends AuthGuard(DEVICE_JWT) {
     if (!user) throw new AuthenticationError(reasonOf(info));
     return user;
   }
-}
-
-/** Why passport-jwt refused a token, for the audit trail (operator tokens are refused the same way). */
-export function reasonOf(info: unknown): string {
-  if (info instanceof AuthenticationError) return info.reason;
-  if (info instanceof TokenExpiredError) return 'token-expired';
-  if (info instanceof NotBeforeError) return 'token-not-yet-valid';
-  if (info instanceof JsonWebTokenError) {
-    const m = info.message;
-    if (m.includes('audience')) return 'wrong-audience';
-    if (m.includes('issuer')) return 'wrong-issuer';
-    if (m.includes('algorithm')) return 'algorithm-refused';
-    if (m.includes('signature is required')) return 'unsigned-token';
-    if (m.includes('signature')) return 'bad-signature';
-    if (m.includes('maxAge')) return 'token-too-old';
-    return 'malformed-token';
-  }
-  if (info instanceof Error && info.message === 'No auth token') return 'no-token';
-  return 'malformed-token';
 }

@@ -4,7 +4,7 @@ import { AuthGuard } from '@nestjs/passport';
 import type { FastifyRequest } from 'fastify';
 import { AuditTrail } from '../audit/audit-trail';
 import { AuthenticationError, DependencyUnavailableError, ForbiddenError } from '../common/errors';
-import { reasonOf } from '../devices/device-auth.guard';
+import { reasonOf } from '../common/jwt-refusal';
 import { auditOrigin } from '../http/audit-origin';
 import { AuthRefusals } from '../rate-limits/auth-refusals';
 import { OperatorRateLimitGuard } from '../rate-limits/rate-limit-guards';
