@@ -35,9 +35,9 @@ it('writes a screenshot of each console screen to docs/console/', async () => {
     await h.app.get(AuditSealer).sealUpTo(await h.app.get(SealRepository).allocatedWatermark());
 
     const { page } = await newPage(browser);
-    const shot = async (name: string) => {
+    const shot = async (name: string, fullPage = false) => {
       await page.waitForTimeout(300);
-      await page.screenshot({ path: join(OUT, `${name}.png`), fullPage: false });
+      await page.screenshot({ path: join(OUT, `${name}.png`), fullPage });
     };
     await page.goto(`${h.baseUrl}/console/`);
     await page.getByRole('button', { name: 'Sign in (development)' }).waitFor();
@@ -62,7 +62,7 @@ it('writes a screenshot of each console screen to docs/console/', async () => {
     await page.locator(`a[href="/console/devices/${pos.deviceId}"]`).click();
     await page.getByRole('heading', { name: 'Keys' }).waitFor();
     await page.getByTestId('event-table').waitFor();
-    await shot('device');
+    await shot('device', true);
     await nav.getByRole('link', { name: 'Terminals' }).click();
     await page.locator('table').first().waitFor();
     await shot('terminals');
@@ -71,7 +71,7 @@ it('writes a screenshot of each console screen to docs/console/', async () => {
     await page.getByRole('textbox', { name: 'Name (store, batch)' }).fill('Store 12 tills');
     await page.getByRole('button', { name: 'Create code' }).click();
     await page.locator('.code-card img').waitFor();
-    await shot('enrollment');
+    await shot('enrollment', true);
   } finally {
     await browser.close();
     await h.close();

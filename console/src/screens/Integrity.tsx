@@ -72,7 +72,7 @@ export function IntegrityScreen() {
             <div className="verdict ok" role="status">
               <strong>Verified: the trail is intact.</strong>
               <p>
-                {r.eventsChecked} events in {r.sealsChecked} seals checked{r.firstSealSeq ? ` (seals #${r.firstSealSeq} to #${r.lastSealSeq})` : ''}.
+                {r.eventsChecked} event{r.eventsChecked === 1 ? '' : 's'} in {r.sealsChecked} seal{r.sealsChecked === 1 ? '' : 's'} checked{r.firstSealSeq ? ` (seals #${r.firstSealSeq} to #${r.lastSealSeq})` : ''}.
               </p>
             </div>
           ) : (

@@ -120,11 +120,13 @@ export function TerminalsScreen() {
                   <td><code className="wrap">{JSON.stringify(t.defaultPolicy)}</code></td>
                   <td><code className="wrap">{t.providerConfig ? JSON.stringify(t.providerConfig) : '—'}</code></td>
                   {isAdmin && (
-                    <td className="row-actions">
+                    <td>
+                      <div className="row-actions">
                       <Button className="button small" onPress={() => open(t)} aria-label={`Edit terminal ${t.terminalNumber}`}>Edit</Button>
                       <Button className="button small" onPress={() => void toggle(t)} aria-label={`${t.enabled ? 'Disable' : 'Enable'} terminal ${t.terminalNumber}`}>
                         {t.enabled ? 'Disable' : 'Enable'}
                       </Button>
+                      </div>
                     </td>
                   )}
                 </tr>
