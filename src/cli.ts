@@ -88,7 +88,7 @@ async function main(argv: string[]): Promise<void> {
         name: values.name,
         publicKey: values['public-key'] ? readFileSync(values['public-key'], 'utf8') : undefined,
         terminalNumbers: values.terminals?.split(',').map((s) => s.trim()),
-        policy: values.policy ? JSON.parse(values.policy) : { allowUnscoped: false, allowed: [] },
+        policy: values.policy ? (JSON.parse(values.policy) as unknown) : { allowUnscoped: false, allowed: [] },
       });
       const device = await app.get(DeviceEnrollment).enroll(input, { type: 'operator', id: `cli:${process.env.USER ?? 'unknown'}` }, {
         requestId: `cli-${randomUUID()}`,

@@ -15,7 +15,7 @@ const POLICY = { allowUnscoped: false, allowed: [{ command: 'doDeal', validation
 const OTHER_POLICY = { allowUnscoped: true, allowed: [] };
 
 function publicJwk(): Record<string, unknown> {
-  return generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }) as Record<string, unknown>;
+  return generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' });
 }
 
 /**

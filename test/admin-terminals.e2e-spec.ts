@@ -216,7 +216,7 @@ describe('admin API: terminals', () => {
       // What is stored is what the provider's schema made of it, and what the hot path will read.
       expect(await storedConfig(PAYROC)).toEqual({ processingTerminalId: PAYROC_PROCESSING_TERMINAL_ID, identityUrl: h.payroc.identityUrl });
 
-      device = await h.enrollDevice(POLICY as never, [PAYROC, EMBEDDED, WALLET]);
+      device = await h.enrollDevice(POLICY, [PAYROC, EMBEDDED, WALLET]);
       const payroc = await issue(PAYROC, { libVersion: LIB });
       expect([payroc.status, payroc.body.provider]).toEqual([201, 'payroc']);
       expect(h.payroc.isLiveSession(String(payroc.body.sessionId))).toBe(true);
@@ -361,7 +361,7 @@ describe('admin API: terminals', () => {
       const [event] = await h.auditEvents('cli-pc-4');
       expect([event.action, event.actor_id]).toEqual(['terminal.created', 'cli:dana']);
       expect(event.details).toMatchObject({ after: { providerConfig: config } });
-      const cliDevice = await h.enrollDevice(POLICY as never, [CLI]);
+      const cliDevice = await h.enrollDevice(POLICY, [CLI]);
       expect((await h.post('/v1/sessions', { terminalNumber: CLI, scope: { walletId: WALLET_IDS[0] } }, { authorization: `Bearer ${cliDevice.jwt()}` })).status).toBe(201);
 
       // Run again without the option: the configuration stays as it is.

@@ -318,7 +318,7 @@ function interpolate(value: string, env: Record<string, string | undefined>): st
     const v = env[name];
     const unset = v === undefined || (colon === ':' && v === '');
     if (op === '?' && unset) throw new Error(`${name}: ${arg}`);
-    return unset ? (op === '-' ? arg : '') : v!;
+    return unset ? (op === '-' ? arg : '') : v;
   });
 }
 
@@ -770,13 +770,13 @@ const K8S_FILES = readdirSync(join(DOCKER, 'k8s')).filter((f) => /\.ya?ml$/.test
 
 function loadCompose(text: string): Yaml {
   // JSON round trip: YAML aliases would otherwise share one object between broker-1 and broker-2.
-  return JSON.parse(JSON.stringify(parse(text, { merge: true }))) as Yaml;
+  return JSON.parse(JSON.stringify(parse(text, { merge: true })));
 }
 function loadK8s(): Yaml[] {
   return K8S_FILES.flatMap((f) =>
     parseAllDocuments(read('docker/k8s', f)).map((d) => {
       if (d.errors.length) throw new Error(`${f}: ${d.errors[0].message}`);
-      return d.toJS() as Yaml;
+      return d.toJS();
     }),
   ).filter((d) => d !== null);
 }

@@ -200,7 +200,7 @@ describe('device liveness writes (flush interval longer than the test)', () => {
       const policy = { allowUnscoped: false, allowed: [{ command: 'doDeal', validation: 'AutoComm', transactionType: 'Credit' }] };
       const { deviceId, keyId } = await embedded
         .get(DeviceEnrollment)
-        .enroll({ name: 'embedded-pos', publicKey: publicKey.export({ format: 'jwk' }) as Record<string, unknown>, terminalNumbers: [TERMINAL], policy }, { type: 'operator', id: 'test' }, { requestId: 'liveness-pglite' });
+        .enroll({ name: 'embedded-pos', publicKey: publicKey.export({ format: 'jwk' }), terminalNumbers: [TERMINAL], policy }, { type: 'operator', id: 'test' }, { requestId: 'liveness-pglite' });
       for (let i = 0; i < 3; i++) {
         const token = sign({ jti: randomUUID(), sv: 'pglite-1.0' }, privateKey, { algorithm: 'ES256', keyid: keyId, subject: deviceId, audience: AUDIENCE, expiresIn: 60 });
         const res = await request(`http://127.0.0.1:${address.port}/v1/sessions`, {

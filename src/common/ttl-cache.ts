@@ -5,7 +5,7 @@ import { LRUCache } from 'lru-cache';
  * one key share one load), over lru-cache. It also caches "not found" (null), so a burst for an
  * unknown device costs one query.
  */
-export class TtlCache<K extends {}, V> {
+export class TtlCache<K extends NonNullable<unknown>, V> {
   private readonly cache: LRUCache<K, { value: V }, (key: K) => Promise<V>>;
 
   constructor(ttlMs: number, maxEntries = 100_000) {

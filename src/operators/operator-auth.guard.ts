@@ -54,7 +54,7 @@ export class OperatorAuthGuard extends AuthGuard(OPERATOR_JWT) {
     return true;
   }
 
-  override handleRequest<T>(err: unknown, user: T, info: unknown): T {
+  override handleRequest<T>(err: Error | null, user: T, info: unknown): T {
     if (err) throw err;
     // The identity provider's keys could not be fetched: not the caller's fault, 503.
     if (info instanceof DependencyUnavailableError) throw info;

@@ -72,7 +72,7 @@ function staticKey(c: Config): KeyObject | undefined {
     try {
       pem = readFileSync(c.OPERATOR_JWT_PUBLIC_KEY_FILE, 'utf8');
     } catch (err) {
-      throw new Error(`${setting}: cannot read ${c.OPERATOR_JWT_PUBLIC_KEY_FILE} (${(err as NodeJS.ErrnoException).code ?? 'error'})`);
+      throw new Error(`${setting}: cannot read ${c.OPERATOR_JWT_PUBLIC_KEY_FILE} (${(err as NodeJS.ErrnoException).code ?? 'error'})`, { cause: err });
     }
   }
   if (pem === undefined) return undefined;

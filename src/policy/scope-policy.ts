@@ -9,19 +9,13 @@ import { PROVIDERS } from '../gateways/providers';
  * provider (src/gateways/<provider>/); this file assembles them into the one policy shape.
  */
 
-/** Policy parts are plain JSON (they are stored in JSONB columns). */
-type PolicyJson = string | number | boolean | null | PolicyJson[] | { [key: string]: PolicyJson };
-
 /**
  * `policy.providers`: one optional part per provider that has a policy schema, keyed by provider
  * name (`payroc`, `embedded-components`, `wallet`), each validated by that provider's schema.
  * A provider without a part is denied to the device.
  */
 const providerPoliciesSchema = z.strictObject(
-  Object.fromEntries(PROVIDERS.flatMap((p) => (p.policySchema ? [[p.name, p.policySchema.optional()]] : []))) as Record<
-    string,
-    z.ZodOptional<z.ZodType<{ [key: string]: PolicyJson }, unknown>>
-  >,
+  Object.fromEntries(PROVIDERS.flatMap((p) => (p.policySchema ? [[p.name, p.policySchema.optional()]] : []))),
 );
 
 /**

@@ -72,7 +72,7 @@ export class SecretNotFoundError extends DependencyUnavailableError {
 function toRecords(parsed: unknown): Map<string, SecretRecord> {
   if (typeof parsed !== 'object' || parsed === null) throw new Error('not an object');
   const out = new Map<string, SecretRecord>();
-  for (const [ref, value] of Object.entries(parsed)) {
+  for (const [ref, value] of Object.entries(parsed as Record<string, unknown>)) {
     if (ref.startsWith('_') || typeof value !== 'object' || value === null) continue;
     const fields: Record<string, string> = {};
     for (const [k, v] of Object.entries(value)) if (typeof v === 'string') fields[k] = v;

@@ -14,7 +14,7 @@ export const SECRET_REFERENCE_META = { secretReference: true } as const;
 
 /** For a provider's configSchema: this field holds a path in the secret store, never the secret. */
 export function secretReference<T extends z.ZodType>(schema: T): T {
-  return schema.meta(SECRET_REFERENCE_META) as T;
+  return schema.meta(SECRET_REFERENCE_META);
 }
 
 /**

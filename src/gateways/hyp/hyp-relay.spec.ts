@@ -214,7 +214,7 @@ describe('postHypForm over the gateway HTTP client', () => {
         ], { stdio: 'ignore' });
         tls = { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
       } catch (err) {
-        throw new Error(`the TLS tests need the openssl command to make a test certificate: ${(err as Error).message}`);
+        throw new Error(`the TLS tests need the openssl command to make a test certificate: ${(err as Error).message}`, { cause: err });
       }
     });
 

@@ -88,7 +88,7 @@ export function buildGetSessionIdRequest(input: GetSessionIdRequestInput): strin
         getSessionId,
       },
     },
-  }) as string;
+  });
 }
 
 export function buildDoDealRequest(input: DoDealRequestInput): string {
@@ -105,7 +105,7 @@ export function buildDoDealRequest(input: DoDealRequestInput): string {
 
   return builder.build({
     ashrait: { request: { version: '2000', language: 'Eng', command: 'doDeal', doDeal } },
-  }) as string;
+  });
 }
 
 /** Shared refusals for anything we are about to hand to the XML parser. */

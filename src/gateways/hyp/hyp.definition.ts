@@ -10,7 +10,7 @@ export const hypProvider: ProviderDefinition<HypScope, Record<string, never>, Hy
   name: 'hyp',
   // No scope, or one without a command, asks for an unscoped session.
   scopeSchema: hypScopeSchema.optional().transform((s) => (s?.command === undefined ? undefined : s)),
-  configSchema: hypConfigSchema as unknown as z.ZodType<Record<string, never>, unknown>,
+  configSchema: hypConfigSchema,
   permits: (policy, scope) => policy !== undefined && scopeFitsPolicy(policy, scope),
   create: ({ http }) => new HypGatewayProvider(http),
 };

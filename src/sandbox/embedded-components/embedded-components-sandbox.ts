@@ -58,7 +58,7 @@ export function createEmbeddedComponentsSandbox(options: EmbeddedSandboxOptions)
   let keys = [...options.keys];
   const sessions = new Map<string, { account: ReportingAccount; expiresAt: number }>();
   const stats = { sessions: 0, issued: 0 };
-  const faults = { current: { ...options.faults } as EmbeddedSandboxFaults };
+  const faults = { current: { ...options.faults } };
   const closing = new AbortController();
 
   const app = Fastify({ logger: false, bodyLimit: 65_536, forceCloseConnections: true });

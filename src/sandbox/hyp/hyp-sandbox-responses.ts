@@ -65,7 +65,7 @@ function render(env: Envelope, body: Record<string, unknown>): string {
     language: 'Eng',
     ...body,
   };
-  return DECLARATION + (builder.build({ ashrait: { response } }) as string);
+  return DECLARATION + (builder.build({ ashrait: { response } }));
 }
 
 /** Success and failure alike carry the getSessionId element; failures leave its fields empty. */

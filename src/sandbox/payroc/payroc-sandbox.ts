@@ -65,7 +65,7 @@ export function createPayrocSandbox(options: PayrocSandboxOptions): PayrocSandbo
   const issuedBearer: string[] = [];
   const replays = new Map<string, { bodyHash: string; answer: object }>();
   const stats = { identity: 0, sessions: 0, idempotencyKeys: [] as string[] };
-  const faults = { current: { ...options.faults } as PayrocSandboxFaults };
+  const faults = { current: { ...options.faults } };
   const closing = new AbortController();
   let origin = '';
 

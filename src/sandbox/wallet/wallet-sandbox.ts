@@ -58,7 +58,7 @@ export function createWalletSandbox(options: WalletSandboxOptions): WalletSandbo
   let parents = options.parents.map((p) => ({ ...p, authTokens: [...p.authTokens] }));
   const sessions = new Map<string, { parentSystemId: string; walletId: string; status: 'OPEN' | 'CLOSE' }>();
   const stats = { sessions: 0, closes: 0, signatures: [] as string[] };
-  const faults = { current: { ...options.faults } as WalletSandboxFaults };
+  const faults = { current: { ...options.faults } };
   const closing = new AbortController();
   const body = (name: WalletErrorName) => ({ code: ERRORS[name].code, type: name, message: ERRORS[name].message });
   const hits = (method: 'sessions' | 'close') => faults.current.on === undefined || faults.current.on === method;

@@ -166,7 +166,9 @@ export class VaultTokenManager {
     const held = this.current;
     this.current = undefined;
     if (!held || !this.source.canLogin || held.expiresAt === null || nearExpiry(held)) return;
-    await this.client.revokeSelf(held.token).catch((err: Error) => this.logger.warn(`token not revoked at shutdown: ${err.message}`));
+    await this.client.revokeSelf(held.token).catch((err: Error) => {
+      this.logger.warn(`token not revoked at shutdown: ${err.message}`);
+    });
   }
 
   private acquire(): Promise<HeldToken> {

@@ -13,7 +13,7 @@ export function createVaultSecretsProvider(c: Config, logger?: VaultLog): VaultS
     try {
       ca = readFileSync(c.VAULT_CA_FILE, 'utf8');
     } catch (err) {
-      throw new Error(`VAULT_CA_FILE (${c.VAULT_CA_FILE}) cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`);
+      throw new Error(`VAULT_CA_FILE (${c.VAULT_CA_FILE}) cannot be read: ${(err as NodeJS.ErrnoException).code ?? 'error'}`, { cause: err });
     }
   }
   const client = new VaultClient({
