@@ -4,7 +4,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule, AppOptions } from './app.module';
 import { validateConfig } from './config/config.schema';
 import { installJsonBodyParser } from './http/json-body';
-import { rememberLoggedUrl } from './http/logging';
+import { installRequestLog, rememberLoggedUrl } from './http/logging';
 import { generateRequestId } from './http/request-id';
 import { setupOpenApi } from './http/swagger';
 
@@ -38,6 +38,8 @@ export async function createApp(options: AppOptions = {}): Promise<NestFastifyAp
     rememberLoggedUrl(request);
     done();
   });
+  // The one log line per request (Fastify's hook, not pino-http through middleware: see logging.ts).
+  installRequestLog(fastify);
   fastify.addHook('onSend', async (request, reply) => {
     void reply.header('x-request-id', request.id);
   });

@@ -1,5 +1,7 @@
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { PrismaService } from '../src/database/prisma.service';
 import { DeviceRepository } from '../src/devices/device.repository';
+import { TerminalRepository, toTerminal } from '../src/terminals/terminal.repository';
 import { BrokerHarness, SECOND_TERMINAL, TERMINAL } from './support/broker-harness';
 
 /**
@@ -36,5 +38,20 @@ describe('device auth view from one SQL statement', () => {
     expect(comparable(await repo.findAuthViewLean(device.deviceId))).toEqual(comparable(await repo.findAuthView(device.deviceId)));
     expect((await repo.findAuthViewLean(device.deviceId))?.policy).toBeNull();
     expect(await repo.findAuthViewLean(randomUUID())).toBeNull();
+  });
+
+  it('reads a terminal for the session path as Prisma does (TerminalRepository.findByNumber)', async () => {
+    const terminals = h.app.get(TerminalRepository);
+    const prisma = h.app.get(PrismaService);
+    const viaPrisma = async (n: string) => {
+      const row = await prisma.terminal.findUnique({ where: { terminalNumber: n } });
+      return row && toTerminal(row);
+    };
+    await h.db.query(`UPDATE terminal SET enabled = false, default_policy = $2 WHERE terminal_number = $1`, [
+      SECOND_TERMINAL,
+      JSON.stringify({ allowUnscoped: true, allowed: [{ command: 'doDeal' }] }),
+    ]);
+    for (const n of [TERMINAL, SECOND_TERMINAL]) expect(await terminals.findByNumber(n)).toEqual(await viaPrisma(n));
+    expect(await terminals.findByNumber('0000000000')).toBeNull();
   });
 });

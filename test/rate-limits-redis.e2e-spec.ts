@@ -5,12 +5,11 @@ import { BrokerHarness, SECOND_TERMINAL, TERMINAL, type TestDevice } from './sup
 const REDIS_URL = new URL(process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379');
 
 /**
- * A TCP relay between the broker and Redis that counts the scripts the broker runs (EVAL and
- * EVALSHA command names in the RESP stream it sends), so a test can tell how many Redis round
- * trips the rate limits of one request take.
+ * A TCP relay between the broker and Redis that records the names of the commands the broker
+ * sends (RESP arrays), so a test can tell how many Redis round trips one request takes.
  */
 class CountingRedisRelay {
-  scripts = 0;
+  commands: string[] = [];
   private server!: Server;
   private readonly sockets = new Set<Socket>();
 
@@ -22,7 +21,7 @@ class CountingRedisRelay {
         s.on('error', () => undefined);
       }
       client.on('data', (chunk: Buffer) => {
-        this.scripts += (chunk.toString('latin1').match(/\r\n\$(?:4\r\neval|7\r\nevalsha)\r\n/gi) ?? []).length;
+        for (const m of chunk.toString('latin1').matchAll(/(?:^|\r\n)\*\d+\r\n\$\d+\r\n([a-z]+)\r\n/gi)) this.commands.push(m[1].toLowerCase());
         upstream.write(chunk);
       });
       upstream.on('data', (chunk) => client.write(chunk));
@@ -64,13 +63,14 @@ describe('device rate limits counted in Redis', () => {
     await relay.close();
   });
 
-  it('checks every limit of a session request in one Redis round trip', async () => {
+  it('claims the jti and checks every limit of a session request in one Redis round trip', async () => {
     const other = await h.enrollDevice();
     // The first request may load the script (EVALSHA answered NOSCRIPT, then EVAL): not counted.
     expect((await h.issue(other)).status).toBe(201);
-    const before = relay.scripts;
+    const before = relay.commands.length;
     for (let i = 0; i < 3; i++) expect((await h.issue(other)).status).toBe(201);
-    expect(relay.scripts - before).toBe(3);
+    // Was: SET NX for the jti, then one EVAL per limit (device, terminal, global).
+    expect(relay.commands.slice(before)).toEqual(['evalsha', 'evalsha', 'evalsha']);
   });
 
   it('answers the request over the device limit 429 problem+json with Retry-After, without calling the gateway', async () => {

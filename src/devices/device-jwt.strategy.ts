@@ -107,7 +107,9 @@ export class DeviceJwtStrategy extends PassportStrategy(Strategy, DEVICE_JWT) {
     const device = await this.devices.find(sub);
     if (!device) throw new AuthenticationError('unknown-device');
     if (device.status !== 'active') throw new AuthenticationError(`device-${device.status}`);
-    if (!(await this.replay.claim(device.id, jti, new Date(exp * 1000)))) throw new AuthenticationError('jti-replayed');
+    // The device route's rate limits are counted in the same Redis round trip as the claim.
+    const caller = { deviceId: device.id, terminalNumbers: device.terminalNumbers };
+    if (!(await this.replay.claim(device.id, jti, new Date(exp * 1000), { req, caller }))) throw new AuthenticationError('jti-replayed');
     authenticatedDevice(req, device.id);
     // In memory only; written in batches (DeviceLiveness), never awaited here.
     this.liveness.seen(device.id, req.ip, sv);

@@ -1,9 +1,10 @@
 import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
-import { DependencyUnavailableError } from '../common/errors';
+import { BrokerError, DependencyUnavailableError } from '../common/errors';
 import { GroupCommit } from '../common/group-commit';
 import { AppConfig } from '../config/app-config';
 import { DatabaseConnection } from '../database/database-connection';
 import { PrismaService } from '../database/prisma.service';
+import { DeviceRateLimitGuard } from '../rate-limits/rate-limit-guards';
 import { REDIS, type RedisClient } from '../redis/redis.module';
 
 const CLAIM = `INSERT INTO device_jti (device_id, jti, expires_at)
@@ -45,12 +46,22 @@ export class ReplayGuard implements OnModuleInit, OnModuleDestroy {
     private readonly db: DatabaseConnection,
     @Inject(REDIS) private readonly redis: RedisClient,
     config: AppConfig,
+    private readonly limits: DeviceRateLimitGuard,
   ) {
     this.retentionMs = jtiRetentionPastExpiryMs(config.values.DEVICE_JWT_CLOCK_SKEW_SECONDS);
   }
 
-  /** true when this is the first use of the jti. */
-  async claim(deviceId: string, jti: string, expiresAt: Date): Promise<boolean> {
+  /**
+   * true when this is the first use of the jti. With `countFor` (a device route's request and its
+   * caller) and Redis, the device rate limits are counted in the same round trip as the claim
+   * (DeviceRateLimitGuard.claimJtiAndCount), which then throws RateLimitedError over a limit.
+   */
+  async claim(
+    deviceId: string,
+    jti: string,
+    expiresAt: Date,
+    countFor?: { req: { body?: unknown; ip?: string }; caller: { deviceId: string; terminalNumbers: readonly string[] } },
+  ): Promise<boolean> {
     if (!this.redis) {
       return this.claims.submit({ deviceId, jti, expiresAt }).catch((err: unknown) => {
         throw new DependencyUnavailableError('Replay protection is unavailable; retry later.', 2, { cause: err });
@@ -58,10 +69,16 @@ export class ReplayGuard implements OnModuleInit, OnModuleDestroy {
     }
     // Kept past expiry as long as the token is still accepted (clock skew), and a margin.
     const keepMs = Math.max(1_000, expiresAt.getTime() - Date.now() + this.retentionMs);
+    const key = `jti:${deviceId}:${jti}`;
     try {
-      const set = await this.redis.set(`jti:${deviceId}:${jti}`, '1', 'PX', keepMs, 'NX');
+      if (countFor) {
+        const first = await this.limits.claimJtiAndCount(countFor.req, countFor.caller, { key, keepMs });
+        if (first !== null) return first;
+      }
+      const set = await this.redis.set(key, '1', 'PX', keepMs, 'NX');
       return set === 'OK';
     } catch (err) {
+      if (err instanceof BrokerError) throw err;
       throw new DependencyUnavailableError('Replay protection is unavailable; retry later.', 2, { cause: err });
     }
   }

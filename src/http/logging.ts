@@ -1,6 +1,6 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { FastifyRequest } from 'fastify';
-import type { Params } from 'nestjs-pino';
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { PinoLogger, type Params } from 'nestjs-pino';
 import pino, { type DestinationStream } from 'pino';
 import type { Config } from '../config/config.schema';
 
@@ -85,15 +85,6 @@ export function redactSessionPath(url: string): string {
   return '/v1/sessions/[redacted]' + (q < 0 ? '' : url.slice(q));
 }
 
-function completionFields(req: IncomingMessage, res: ServerResponse, fields: object): object {
-  return {
-    ...fields,
-    deviceId: (req as RawRequest).deviceId,
-    terminal: (req as RawRequest).terminalNumber,
-    outcome: res.statusCode < 400 ? 'ok' : res.statusCode < 500 ? 'denied' : 'failed',
-  };
-}
-
 let stdoutDestination: ReturnType<typeof pino.destination> | undefined;
 
 /**
@@ -114,28 +105,55 @@ export function flushLogs(): void {
   }
 }
 
-/** One line per request: request id, device, route, status, outcome, latency. */
+/**
+ * The application logger (Nest's Logger through nestjs-pino, redacted, buffered). Its per-request
+ * middleware (pino-http through @fastify/middie, with an AsyncLocalStorage per request) is not
+ * installed (`forRoutes: []`): that machinery cost more CPU per session than the line it wrote
+ * (BENCHMARKS.md, Steps), and an AsyncLocalStorage once used puts a promise hook on every promise
+ * of the process. The request line comes from Fastify's own onResponse hook (installRequestLog);
+ * logs written during a request name their request id themselves (send-problem.ts).
+ */
 export function loggerOptions(config: Config, destination: DestinationStream = bufferedStdout()): Params {
   return {
+    forRoutes: [],
     pinoHttp: [
       {
         level: config.LOG_LEVEL,
         redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-        genReqId: (req: IncomingMessage) => (req as RawRequest).id ?? 'unknown',
-        customAttributeKeys: { reqId: 'requestId' },
-        // Added once, when the response is finished (customProps would repeat them).
-        customSuccessObject: completionFields,
-        customErrorObject: (req: IncomingMessage, res: ServerResponse, _err: Error, fields: object) =>
-          completionFields(req, res, fields),
-        serializers: {
-          req: (req: { method: string; url: string; raw?: RawRequest }) => ({ method: req.method, url: req.raw?.loggedUrl ?? redactSessionPath(req.url) }),
-          res: (res: { statusCode: number }) => ({ statusCode: res.statusCode }),
-        },
-        customSuccessMessage: () => 'request completed',
-        customErrorMessage: () => 'request failed',
-        quietReqLogger: true,
       },
       destination,
     ],
   };
+}
+
+/**
+ * One line per request, from Fastify's onResponse hook: request id, method and URL (secrets in
+ * route parameters blanked, see rememberLoggedUrl), status, latency, device, terminal, outcome.
+ * The same fields and messages pino-http wrote: "request completed", or "request failed" with an
+ * `err` for 5xx answers.
+ */
+export function installRequestLog(fastify: FastifyInstance): void {
+  let logger: pino.Logger | undefined;
+  const plain = (value: unknown) => value;
+  fastify.addHook('onResponse', (request, reply, done) => {
+    // The root is set when the application initialises (LoggerModule), before the first request.
+    // Its req/res serializers (pino-http's) expect Node's objects; this line holds plain ones.
+    logger ??= (PinoLogger.root as pino.Logger | undefined)?.child({}, { serializers: { req: plain, res: plain, err: plain } });
+    if (logger?.isLevelEnabled('info')) {
+      const raw = request.raw as RawRequest;
+      const status = reply.statusCode;
+      const line = {
+        requestId: request.id,
+        req: { method: request.method, url: raw.loggedUrl ?? redactSessionPath(request.url) },
+        res: { statusCode: status },
+        responseTime: Math.round(reply.elapsedTime),
+        deviceId: raw.deviceId,
+        terminal: raw.terminalNumber,
+        outcome: status < 400 ? 'ok' : status < 500 ? 'denied' : 'failed',
+      };
+      if (status >= 500) logger.info({ ...line, err: { type: 'Error', message: `failed with status code ${status}` } }, 'request failed');
+      else logger.info(line, 'request completed');
+    }
+    done();
+  });
 }

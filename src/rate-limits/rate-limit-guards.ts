@@ -24,7 +24,7 @@ abstract class BrokerThrottlerGuard extends ThrottlerGuard {
     @InjectThrottlerStorage() storage: ThrottlerStorage,
     reflector: Reflector,
     private readonly metrics: BrokerMetrics,
-    @Inject(REDIS) private readonly redis: RedisClient,
+    @Inject(REDIS) protected readonly redis: RedisClient,
   ) {
     super(options, storage, reflector);
   }
@@ -38,7 +38,11 @@ abstract class BrokerThrottlerGuard extends ThrottlerGuard {
   override async canActivate(context: ExecutionContext): Promise<boolean> {
     try {
       // With Redis, all of the route's limits in one round trip; in process, the throttler's own way.
-      return this.redis ? await this.checkInRedis(context, this.redis) : await super.canActivate(context);
+      if (!this.redis) return await super.canActivate(context);
+      const req = context.switchToHttp().getRequest<Record<string, unknown>>();
+      // Already counted with the device's jti claim, while it was authenticated (claimJtiAndCount).
+      if (COUNTED.has(req)) return true;
+      return await this.checkInRedis(this.redis, req, context);
     } catch (err) {
       if (err instanceof BrokerError) throw err;
       // The counter store (Redis) failed: the limit cannot be checked, which is ours to answer (503), not a 500.
@@ -61,28 +65,35 @@ abstract class BrokerThrottlerGuard extends ThrottlerGuard {
    * would run one EVAL per limit, each sending the script's text, three round trips per device
    * request. Same keys and counting as @nest-lab/throttler-storage-redis, so instances of either
    * kind share the counts; like the throttler, the first limit found exceeded stops the rest from
-   * being counted.
+   * being counted. With `jti`, the token's replay claim (SET NX PX) goes first in the same script:
+   * false when it was taken already (then nothing is counted). Throws RateLimitedError over a limit.
    */
-  private async checkInRedis(context: ExecutionContext, redis: NonNullable<RedisClient>): Promise<boolean> {
-    const req = context.switchToHttp().getRequest<Record<string, unknown>>();
-    const keys: string[] = [];
-    const args: number[] = [];
+  protected async checkInRedis(
+    redis: NonNullable<RedisClient>,
+    req: Record<string, unknown>,
+    context: ExecutionContext | undefined,
+    jti?: { key: string; keepMs: number },
+  ): Promise<boolean> {
+    const keys: string[] = jti ? [jti.key] : [];
+    const args: number[] = [jti ? 1 : 0, jti?.keepMs ?? 0, this.throttlers.length];
     const checks: Array<{ name: string; key: string; tracker: string; ttl: number; limit: number }> = [];
     for (const t of this.throttlers) {
       const name = t.name ?? 'default';
       const ttl = Number(t.ttl);
       const limit = Number(t.limit);
-      const tracker = await (t.getTracker ?? this.commonOptions.getTracker ?? ((r: Record<string, unknown>) => this.getTracker(r)))(req, context);
-      const key = this.generateKey(context, tracker, name);
+      const getTracker = t.getTracker ?? this.commonOptions.getTracker ?? ((r: Record<string, unknown>) => this.getTracker(r));
+      const tracker = await getTracker(req, context as ExecutionContext);
+      const key = this.generateKey(context as ExecutionContext, tracker, name);
       keys.push(`{${key}:${name}}:hits`, `{${key}:${name}}:blocked`);
       args.push(ttl, limit, Number(t.blockDuration ?? ttl));
       checks.push({ name, key, tracker, ttl, limit });
     }
     const run = (redis as unknown as Record<string, (...a: Array<string | number>) => Promise<number[]>>)[LIMITS_COMMAND];
-    const [index, totalHits, timeToExpire, , timeToBlockExpire] = await run.call(redis, keys.length, ...keys, checks.length, ...args);
+    const [index, totalHits, timeToExpire, , timeToBlockExpire] = await run.call(redis, keys.length, ...keys, ...args);
+    if (index === -1) return false;
     if (index === 0) return true;
     const c = checks[index - 1];
-    await this.throwThrottlingException(context, {
+    await this.throwThrottlingException(context as ExecutionContext, {
       limit: c.limit,
       ttl: c.ttl,
       key: c.key,
@@ -99,19 +110,28 @@ abstract class BrokerThrottlerGuard extends ThrottlerGuard {
 const LIMITS_COMMAND = 'brokerRateLimits';
 
 /**
- * KEYS: hits and blocked key of each limit, in order; ARGV: the number of limits, then ttl, limit
- * and block duration (ms) of each. Per limit, the storage's own script (INCR, window expiry, block
- * past the limit); returns {0} when every limit passed, else {its 1-based index, totalHits,
- * timeToExpire, 1, timeToBlockExpire}. Run by EVALSHA (ioredis defineCommand), the text sent once.
+ * KEYS: the jti key when ARGV[1] is 1, then the hits and blocked key of each limit, in order.
+ * ARGV: 1 or 0 (claim a jti first), its retention (ms), the number of limits, then ttl, limit and
+ * block duration (ms) of each. Returns {-1} when the jti was taken already (nothing counted), {0}
+ * when every limit passed, else {the limit's 1-based index, totalHits, timeToExpire, 1,
+ * timeToBlockExpire}. Per limit, the throttler storage's own script (INCR, window expiry, block
+ * past the limit). Run by EVALSHA (ioredis defineCommand): the text is sent once, not per request.
  */
 const LIMITS_SCRIPT = `
-local n = tonumber(ARGV[1])
+local offset = 0
+if ARGV[1] == '1' then
+  if not redis.call('SET', KEYS[1], '1', 'PX', tonumber(ARGV[2]), 'NX') then
+    return { -1 }
+  end
+  offset = 1
+end
+local n = tonumber(ARGV[3])
 for i = 1, n do
-  local hitKey = KEYS[2 * i - 1]
-  local blockKey = KEYS[2 * i]
-  local ttl = tonumber(ARGV[3 * i - 1])
-  local limit = tonumber(ARGV[3 * i])
-  local blockDuration = tonumber(ARGV[3 * i + 1])
+  local hitKey = KEYS[offset + 2 * i - 1]
+  local blockKey = KEYS[offset + 2 * i]
+  local ttl = tonumber(ARGV[3 * i + 1])
+  local limit = tonumber(ARGV[3 * i + 2])
+  local blockDuration = tonumber(ARGV[3 * i + 3])
   local totalHits = redis.call('INCR', hitKey)
   local timeToExpire = redis.call('PTTL', hitKey)
   if timeToExpire <= 0 then
@@ -141,10 +161,35 @@ end
 return { 0 }
 `;
 
-/** Per device, per terminal and global limits on device routes; runs after DeviceAuthGuard. */
+/** Requests whose device limits were counted with the jti claim: the guard lets them through. */
+const COUNTED = new WeakSet<object>();
+
+/**
+ * Per device, per terminal and global limits on device routes; runs after DeviceAuthGuard, which
+ * every device route pairs with it. With Redis, authentication already counted them in the round
+ * trip of the jti claim (claimJtiAndCount), and the guard only checks that it did.
+ */
 @Injectable()
 export class DeviceRateLimitGuard extends BrokerThrottlerGuard {
   protected readonly limits = DEVICE_LIMITS;
+
+  /**
+   * With Redis: claims `jti.key` for `jti.keepMs` and counts `caller`'s device limits for `req` in
+   * one round trip (two before: the claim, then the limits). false: the jti was used already,
+   * nothing counted. Throws RateLimitedError over a limit (the jti then stays used, as before).
+   * null without Redis: the caller claims the jti its own way, and the guard counts in process.
+   */
+  async claimJtiAndCount(
+    req: { body?: unknown; ip?: string },
+    caller: { deviceId: string; terminalNumbers: readonly string[] },
+    jti: { key: string; keepMs: number },
+  ): Promise<boolean | null> {
+    if (!this.redis) return null;
+    // What the trackers read (ThrottlerModule options): the device, the body's terminal, the address.
+    const first = await this.checkInRedis(this.redis, { user: caller, body: req.body, ip: req.ip }, undefined, jti);
+    if (first) COUNTED.add(req);
+    return first;
+  }
 }
 
 /**

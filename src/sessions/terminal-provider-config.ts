@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { DependencyUnavailableError, ValidationError } from '../common/errors';
 import { TtlCache } from '../common/ttl-cache';
 import { AppConfig } from '../config/app-config';
+import { DatabaseConnection } from '../database/database-connection';
 import { PrismaService } from '../database/prisma.service';
 import type { Prisma } from '../generated/prisma/client';
 import { PROVIDERS } from '../gateways/providers';
@@ -23,6 +24,7 @@ export class TerminalProviderConfigs {
 
   constructor(
     private readonly prisma: PrismaService,
+    private readonly db: DatabaseConnection,
     config: AppConfig,
   ) {
     this.cache = new TtlCache(config.values.DEVICE_CACHE_TTL_MS);
@@ -52,13 +54,20 @@ export class TerminalProviderConfigs {
     this.cache.invalidate(terminalNumber);
   }
 
+  /**
+   * A prepared statement on the shared pg pool (HotPathSql), not Prisma: on the session path each
+   * cache miss through Prisma's query compiler cost milliseconds of CPU (BENCHMARKS.md, Steps).
+   */
   private load(terminalNumber: string): Promise<Stored | null> {
     return this.cache
-      .get(terminalNumber, (n) =>
-        this.prisma.terminal.findUnique({ where: { terminalNumber: n }, select: { provider: true, providerConfig: true } }).then(
-          (row) => row && { provider: row.provider, config: row.providerConfig },
-        ),
-      )
+      .get(terminalNumber, async (n) => {
+        const [row] = await this.db.sql.query<{ provider: string; config: unknown }>(
+          'SELECT provider, provider_config AS config FROM terminal WHERE terminal_number = $1',
+          [n],
+          'terminal_provider_config',
+        );
+        return row ? { provider: row.provider, config: row.config } : null;
+      })
       .catch((err: unknown) => {
         throw new DependencyUnavailableError('The terminal registry is unavailable; retry later.', 2, { cause: err });
       });

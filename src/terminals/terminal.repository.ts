@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { TxClient } from '../audit/audit-transactions';
+import { DatabaseConnection } from '../database/database-connection';
 import { PrismaService } from '../database/prisma.service';
 import type { Terminal as TerminalRow } from '../generated/prisma/client';
 import { scopePolicySchema } from '../policy/scope-policy';
@@ -8,13 +9,25 @@ import type { Terminal } from './terminal';
 
 export type TerminalInput = Omit<Terminal, 'id' | 'enabled' | 'defaultPolicy'> & Partial<Pick<Terminal, 'enabled' | 'defaultPolicy'>>;
 
+const FIND_BY_NUMBER = `SELECT id::text AS id, terminal_number AS "terminalNumber", label, provider, endpoint_url AS "endpointUrl",
+    credential_ref AS "credentialRef", enabled, default_policy AS "defaultPolicy", provider_config AS "providerConfig"
+  FROM terminal WHERE terminal_number = $1`;
+
 @Injectable()
 export class TerminalRepository {
-  constructor(private readonly prisma: PrismaService) {}
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly db: DatabaseConnection,
+  ) {}
 
+  /**
+   * The session path's lookup (TerminalDirectory, on a cache miss): one prepared statement on the
+   * shared pg pool, not Prisma, whose query compiler cost milliseconds of CPU per lookup there
+   * (BENCHMARKS.md, Steps). The same object as toTerminal makes of the row.
+   */
   async findByNumber(terminalNumber: string): Promise<Terminal | null> {
-    const row = await this.prisma.terminal.findUnique({ where: { terminalNumber } });
-    return row && toTerminal(row);
+    const [row] = await this.db.sql.query<Omit<TerminalRow, 'createdAt' | 'updatedAt'>>(FIND_BY_NUMBER, [terminalNumber], 'terminal_by_number');
+    return row ? { ...row, defaultPolicy: scopePolicySchema.parse(row.defaultPolicy) } : null;
   }
 
   /** `tx`: inside that transaction (a device enrollment binding them). */
