@@ -13,12 +13,13 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { encodeCursor } from '../src/audit/query/audit-cursor';
+import { AUDIT_COLUMNS, INSERT_AUDIT_BATCH, toAuditRow } from '../src/audit/audit-row';
 import { type AuditBenchDb, createAuditBenchDb, occurredAtOf, SEED_SQL, terminalNumber } from './audit-seed';
 import { benchOperatorAuth, type BenchOperatorAuth } from './audit-bench-auth';
 import { startNode, waitForReady, type Proc } from './processes';
 
 const EVENTS = Number(argValue('--events') ?? 5_000_000);
-const PORT = 18_180;
+const PORT = Number(argValue('--port') ?? 18_180);
 const SAMPLES = 200;
 const SEED_CHUNK = 250_000;
 const BASE = `http://127.0.0.1:${PORT}`;
@@ -155,7 +156,7 @@ async function main(): Promise<void> {
   try {
     const seedSeconds = await seed(db, EVENTS);
     const { rows: idRows } = await db.client.query<{ first: string; last: string }>('SELECT min(id)::text AS first, max(id)::text AS last FROM audit_event');
-    const { rows: sizeRows } = await db.client.query<{ size: string }>(`SELECT pg_size_pretty(pg_total_relation_size('audit_event')) AS size`);
+    const { rows: sizeRows } = await db.client.query<{ size: string }>(`SELECT pg_size_pretty(sum(pg_total_relation_size(relid))) AS size FROM pg_partition_tree('audit_event')`);
     log(`seeded in ${f(seedSeconds, 0)} s; audit_event with indexes: ${sizeRows[0].size}`);
 
     const auth = benchOperatorAuth();
@@ -173,6 +174,9 @@ async function main(): Promise<void> {
       SECRETS_FILE: secretsFile,
       AUDIT_SEAL_INTERVAL_MS: '1000',
       AUDIT_SEAL_SETTLE_MS: '0',
+      // Exports and verify over millions of rows at 20M: no single statement should be cut at 15 s.
+      DATABASE_STATEMENT_TIMEOUT_MS: '600000',
+      DATABASE_QUERY_TIMEOUT_MS: '660000',
       ...auth.env,
     });
     await waitForReady(`${BASE}/health/ready`, 60_000);
@@ -231,7 +235,11 @@ async function main(): Promise<void> {
     const verifyRate = report.eventsChecked / verifySeconds;
     log(`verify: ${report.eventsChecked} events in ${report.sealsChecked} seals in ${f(verifySeconds, 2)} s = ${f(verifyRate, 0)} events/s`);
 
+    const insert = await insertCost(db, occurredAtOf(EVENTS - 1));
+    log(`insert: ${f(insert.parentUs, 2)} µs/event through the parent, ${f(insert.partitionUs, 2)} µs/event straight into ${insert.partition}`);
+
     writeSection({
+      insert,
       machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
       events: EVENTS,
       tableSize: sizeRows[0].size,
@@ -250,6 +258,47 @@ async function main(): Promise<void> {
   }
 }
 
+/**
+ * The group-commit writer's statement (INSERT … SELECT unnest, 500 rows a batch) timed through the
+ * partitioned parent and, with the same rows, straight into the partition they land in: the
+ * difference is what routing through the partitioned table costs per event. Both into the month
+ * the history ends in, a partition as full as the current month's would be.
+ */
+async function insertCost(db: AuditBenchDb, at: Date): Promise<{ parentUs: number; partitionUs: number; partition: string }> {
+  const batch = 500;
+  const rounds = 40;
+  const columns = (n: number): unknown[][] => {
+    const cols: unknown[][] = Array.from({ length: AUDIT_COLUMNS }, () => new Array(batch));
+    for (let i = 0; i < batch; i++) {
+      const row = toAuditRow({
+        action: 'session.issued', outcome: 'issued', actorType: 'device', actorId: `bench-${n}-${i}`, terminalNumber: terminalNumber(i),
+        scope: { command: 'doDeal' }, requestId: `ins-${n}-${i}`, clientIp: '10.1.2.3', userAgent: 'pos-agent/2.1', gatewayResult: '000',
+        gatewayTranId: String(n * batch + i), latencyMs: 40, sessionFingerprint: createHash('sha256').update(`${n}-${i}`).digest('hex'), occurredAt: at,
+      });
+      for (let c = 0; c < AUDIT_COLUMNS; c++) cols[c][i] = row[c];
+    }
+    return cols;
+  };
+  const { rows } = await db.client.query<{ part: string }>(
+    `SELECT tableoid::regclass::text AS part FROM audit_event WHERE occurred_at <= $1 ORDER BY occurred_at DESC LIMIT 1`,
+    [at.toISOString()],
+  );
+  const partition = rows[0].part;
+  const direct = INSERT_AUDIT_BATCH.replace('INSERT INTO audit_event ', `INSERT INTO ${partition} `);
+  let parent = 0;
+  let straight = 0;
+  for (let r = 0; r < rounds; r++) {
+    // Interleaved, so that cache and checkpoint effects fall on both alike.
+    for (const [sql, add] of [[INSERT_AUDIT_BATCH, (ms: number) => (parent += ms)], [direct, (ms: number) => (straight += ms)]] as const) {
+      const values = columns(r * 2 + (sql === direct ? 1 : 0));
+      const t0 = performance.now();
+      await db.client.query(sql, values);
+      add(performance.now() - t0);
+    }
+  }
+  return { parentUs: (parent * 1000) / (rounds * batch), partitionUs: (straight * 1000) / (rounds * batch), partition };
+}
+
 /** The seeding's device ids (md5-derived UUIDs). */
 function deviceId(i: number): string {
   const h = createHash('md5').update(`device${(i * 37) % 1000}`).digest('hex');
@@ -257,6 +306,7 @@ function deviceId(i: number): string {
 }
 
 interface Results {
+  insert: { parentUs: number; partitionUs: number; partition: string };
   machine: string;
   events: number;
   tableSize: string;
@@ -268,6 +318,41 @@ interface Results {
   verify: { events: number; seals: number; seconds: number; rate: number };
 }
 
+/** The figures of one run kept in BENCHMARKS.md (an HTML comment), so runs of other sizes sit side by side. */
+interface RunSummary {
+  label: string;
+  date: string;
+  tableSize: string;
+  worstP95: number;
+  slowestExport: number;
+  verifyRate: number;
+  sealRate: number;
+  insertUs?: number;
+  insertPartitionUs?: number;
+  pagesP95: Record<string, number>;
+  exports: Record<string, number>;
+}
+const DATA = '<!-- audit-bench:data ';
+
+function comparison(runs: RunSummary[]): string[] {
+  const row = (name: string, cell: (r: RunSummary) => string, target = '—') => `| ${name} | ${runs.map(cell).join(' | ')} | ${target} |`;
+  const pageLabels = [...new Set(runs.flatMap((r) => Object.keys(r.pagesP95)))];
+  const exportLabels = [...new Set(runs.flatMap((r) => Object.keys(r.exports)))];
+  return [
+    `| figure | ${runs.map((r) => `${r.label} (${r.date.slice(0, 10)})`).join(' | ')} | target |`,
+    `| --- | ${runs.map(() => '---').join(' | ')} | --- |`,
+    row('table with indexes', (r) => r.tableSize),
+    row('worst p95 of the page queries', (r) => `${f(r.worstP95)} ms`, '< 50 ms'),
+    ...pageLabels.map((l) => row(`p95: ${l}`, (r) => (l in r.pagesP95 ? `${f(r.pagesP95[l])} ms` : '—'))),
+    row('slowest export', (r) => `${f(r.slowestExport, 0)} rows/s`, '≥ 100,000 rows/s'),
+    ...exportLabels.map((l) => row(`export: ${l}`, (r) => (l in r.exports ? `${f(r.exports[l], 0)} rows/s` : '—'))),
+    row('verify', (r) => `${f(r.verifyRate, 0)} events/s`),
+    row('sealing', (r) => `${f(r.sealRate, 0)} events/s`),
+    row('insert, group-commit batch of 500, per event', (r) => (r.insertUs === undefined ? 'not measured' : `${f(r.insertUs, 2)} µs`), 'unchanged'),
+    row('same rows straight into their partition', (r) => (r.insertPartitionUs === undefined ? '—' : `${f(r.insertPartitionUs, 2)} µs`)),
+  ];
+}
+
 const START = '<!-- audit-bench:start -->';
 const END = '<!-- audit-bench:end -->';
 
@@ -276,9 +361,42 @@ function writeSection(r: Results): void {
   const file = join(__dirname, '..', '..', 'BENCHMARKS.md');
   const worstPage = Math.max(...r.pages.map((p) => p.p95));
   const slowestExport = Math.min(...r.exports.map((e) => e.rowsPerSecond));
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    text = '# Benchmarks\n';
+  }
+  const dataAt = text.indexOf(DATA);
+  const runs: RunSummary[] = dataAt >= 0 ? (JSON.parse(text.slice(dataAt + DATA.length, text.indexOf(' -->', dataAt))) as RunSummary[]) : [];
+  const label = `${(r.events / 1e6).toLocaleString('en')}M, partitioned`;
+  const summary: RunSummary = {
+    label,
+    date: new Date().toISOString(),
+    tableSize: r.tableSize,
+    worstP95: worstPage,
+    slowestExport,
+    verifyRate: r.verify.rate,
+    sealRate: r.sealRate,
+    insertUs: r.insert.parentUs,
+    insertPartitionUs: r.insert.partitionUs,
+    pagesP95: Object.fromEntries(r.pages.map((p) => [p.label, p.p95])),
+    exports: Object.fromEntries(r.exports.map((e) => [e.label.replace(/\d+(\.\d+)?M rows/, 'large window'), e.rowsPerSecond])),
+  };
+  const kept = runs.filter((x) => x.label !== label);
+  kept.push(summary);
   const section = [
     START,
     '## Audit trail (`npm run bench:audit`)',
+    '',
+    'Each size is its own run of `npm run bench:audit -- --events N`; the table keeps the latest run of every size, so the ' +
+      'growth of each figure with the trail is visible. The tables after it are the details of the latest run.',
+    '',
+    ...comparison(kept),
+    '',
+    `${DATA}${JSON.stringify(kept)} -->`,
+    '',
+    '### Latest run',
     '',
     `Command: \`npm run bench:audit\` (written by the run itself, ${new Date().toISOString()}).`,
     `Machine: ${r.machine}; the bench client, the broker and Postgres share it.`,
@@ -308,18 +426,16 @@ function writeSection(r: Results): void {
         `| ${e.label} | ${e.rows} | ${f(e.seconds, 2)} | ${f(e.rowsPerSecond, 0)} | ${f(e.mib)} | ${f(e.rssBefore, 0)} MiB | ${f(e.rssPeakFirstHalf, 0)} MiB | ${f(e.rssPeakSecondHalf, 0)} MiB |`,
     ),
     '',
-    'Indexes behind these plans (migration `20261124300000_audit_seal_retention`): `(occurred_at, id)`, ' +
+    `Insert: the group-commit writer's INSERT … SELECT unnest, 500 events a batch, ${f(r.insert.parentUs, 2)} µs per event through the ` +
+      `partitioned parent vs ${f(r.insert.partitionUs, 2)} µs straight into \`${r.insert.partition}\` (the history's last month, the same rows).`,
+    '',
+    'audit_event is partitioned by month (migration `20261130800000_audit_event_partitioned`); every partition carries ' +
+      'these indexes (migration `20261124300000_audit_seal_retention`): `(occurred_at, id)`, ' +
       '`(terminal_number, occurred_at, id)`, `(actor_id, occurred_at, id)`, `(action, occurred_at, id)`, ' +
       '`(gateway_result, occurred_at, id) WHERE gateway_result IS NOT NULL`; every page is a backward index scan ' +
       'bounded by the `(occurred_at, id) < cursor` row comparison, so a deep page costs what a first page costs.',
     END,
   ].join('\n');
-  let text = '';
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    text = '# Benchmarks\n';
-  }
   const start = text.indexOf(START);
   const end = text.indexOf(END);
   const next = start >= 0 && end > start ? text.slice(0, start) + section + text.slice(end + END.length) : `${text.trimEnd()}\n\n${section}\n`;

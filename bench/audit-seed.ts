@@ -33,6 +33,9 @@ export async function createAuditBenchDb(): Promise<AuditBenchDb> {
   await connection.close();
   const client = new Client({ connectionString: url });
   await client.connect();
+  // One partition per month of the synthetic history (it starts in the past), as the broker's
+  // partition job would have made them while the history was written.
+  await client.query(`SELECT audit_event_prepare_partitions('month', 2, $1::timestamptz)`, [new Date(HISTORY_START).toISOString()]);
   return {
     url,
     name,

@@ -1,10 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { RateLimitedError } from '../../common/errors';
 import type { EventRow } from '../event-row';
 import { checkSealEvents, checkSealLink, checkSealSignature, type ChainLink, type HashedEvent, type VerifyProblem } from './seal-check';
 import { GENESIS_HASH, HMAC_SEAL_VERSION, rowHash } from './seal-format';
 import { type SealVerificationKey, verificationKeyFromJwk } from './seal-keys';
-import { SealRepository, type StoredSeal } from './seal.repository';
+import { AUDIT_READ_SEALS, SealRepository, type StoredSeal } from './seal.repository';
 import { SealSigner } from './seal-signer';
 
 export type { VerifyProblem, VerifyProblemKind } from './seal-check';
@@ -21,6 +21,12 @@ export interface VerifyReport {
   newestSeal: { seq: string; hash: string; lastEventId: string; sealedAt: string } | null;
   /** Events after the newest seal, not yet covered (younger than the settle delay plus one interval). */
   unsealedEvents: number;
+  /**
+   * Where the checked chain starts when retention removed the seals before it (and their events,
+   * whole partitions at a time): the purged seal whose hash the first checked seal chains to, as
+   * the retention record keeps it. Absent when the range starts at a stored seal or at the genesis.
+   */
+  anchor?: { throughSealSeq: string; throughEventId: string; hash: string; source: 'retention' };
   problem?: VerifyProblem;
 }
 
@@ -32,7 +38,8 @@ export class AuditVerifier {
   private running = 0;
 
   constructor(
-    private readonly repo: SealRepository,
+    // Verify reads every event of its range: on the auditor reads' database (a replica when configured).
+    @Inject(AUDIT_READ_SEALS) private readonly repo: SealRepository,
     private readonly signer: SealSigner,
   ) {}
 
@@ -77,6 +84,10 @@ export class AuditVerifier {
         return fail({ kind: 'missing-seal', sealSeq: String(seqs.first - 1n), detail: 'The seal before the range is neither stored nor recorded by retention.' });
       }
       prev = { hash: anchor.hash, lastEventId: anchor.lastEventId, signedBefore: anchor.version !== null && anchor.version > HMAC_SEAL_VERSION };
+      // A null version: the seal itself is gone and its retention record is the anchor.
+      if (anchor.version === null) {
+        report.anchor = { throughSealSeq: String(seqs.first - 1n), throughEventId: String(anchor.lastEventId), hash: anchor.hash, source: 'retention' };
+      }
     }
 
     let expectedSeq = seqs.first;
