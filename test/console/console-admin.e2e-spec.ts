@@ -90,6 +90,29 @@ describe('operator console admin screens (Chromium)', () => {
     expect(res.status).toBe(201);
   });
 
+  it("edits a device's bindings and rotates its key from the device page", async () => {
+    const device = await h.enrollDevice();
+    await devSignIn(page, `${h.baseUrl}/console/devices/${device.deviceId}`, ['admin']);
+    await page.getByRole('heading', { name: 'Keys' }).waitFor();
+    await page.getByRole('textbox', { name: 'Bound terminals (comma-separated)' }).fill(`${TERMINAL}, 0882819015`);
+    await page.getByRole('button', { name: 'Save policy and bindings' }).click();
+    await page.getByText('Policy and bindings saved.').waitFor();
+    expect(((await get(`/v1/admin/devices/${device.deviceId}`)) as { terminalNumbers: string[] }).terminalNumbers.sort()).toEqual([TERMINAL, '0882819015']);
+
+    await page.getByRole('textbox', { name: 'Bound terminals (comma-separated)' }).fill('12');
+    await page.getByRole('button', { name: 'Save policy and bindings' }).click();
+    await page.getByRole('alert').filter({ hasText: 'must be exactly 10 digits' }).waitFor();
+    await expect(page.getByRole('textbox', { name: 'Bound terminals (comma-separated)' }).inputValue()).resolves.toBe('12');
+
+    const { publicKey } = generateKeyPairSync('ed25519');
+    await page.getByRole('textbox', { name: 'New public key (JWK or SPKI PEM)' }).fill(JSON.stringify(publicKey.export({ format: 'jwk' })));
+    await page.getByRole('button', { name: 'Rotate key' }).click();
+    await page.getByText('Key rotated.').waitFor();
+    const keys = ((await get(`/v1/admin/devices/${device.deviceId}`)) as { keys: Array<{ id: string; alg: string }> }).keys;
+    expect(keys.map((k) => k.alg)).toEqual(['EdDSA', 'ES256']);
+    await page.getByRole('cell', { name: keys[0].id }).waitFor();
+  });
+
   it('creates a one-time enrollment code and shows it with its QR and expiry', async () => {
     await devSignIn(page, `${h.baseUrl}/console/enrollment`, ['admin']);
     await page.getByRole('textbox', { name: 'Name (store, batch)' }).fill('Store 12');

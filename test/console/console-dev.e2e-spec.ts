@@ -134,6 +134,24 @@ describe('operator console (development sign-in, Chromium)', () => {
     await expect(page.getByRole('textbox', { name: 'sessionId' }).inputValue()).resolves.toBe('not a session id');
   });
 
+  it('finds a session by its pasted sessionId, sent in the body only, leaking it nowhere', async () => {
+    const issued = await h.issue(device);
+    expect(issued.status).toBe(201);
+    const sessionId = issued.body.sessionId as string;
+    await devSignIn(page, `${h.baseUrl}/console/audit`, ['auditor']);
+    const requests: string[] = [];
+    page.on('request', (r) => requests.push(r.url()));
+    await page.getByRole('textbox', { name: 'sessionId' }).fill(sessionId);
+    await page.getByRole('button', { name: 'Find session' }).click();
+    await page.getByRole('status').filter({ hasText: `on terminal ${TERMINAL}` }).waitFor();
+    const lookupTable = page.getByRole('table', { name: 'Events of the request that issued the session' });
+    await expect(lookupTable.getByText('session.issued').count()).resolves.toBe(1);
+    expect(requests.some((u) => u.endsWith('/v1/audit/sessions/lookup'))).toBe(true);
+    expect(requests.join('\n')).not.toContain(sessionId);
+    expect(page.url()).not.toContain(sessionId);
+    await h.expectNoSecretsLeaked();
+  });
+
   it('moves through the explorer by keyboard: rows, the detail drawer, back', async () => {
     await devSignIn(page, `${h.baseUrl}/console/audit?terminalNumber=${TERMINAL}`, ['auditor']);
     await page.locator('[data-event-id]').first().waitFor();
@@ -163,7 +181,10 @@ describe('operator console (development sign-in, Chromium)', () => {
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
     expect(download.suggestedFilename()).toMatch(/\.csv$/);
     const csv = readFileSync((await download.path())!, 'utf8').trim().split(/\r?\n/);
-    expect(csv).toHaveLength(1 + 3);
+    const fromApi = (await api(`/v1/audit/events?terminalNumber=${TERMINAL}&outcome=issued`, auditorToken)) as { events: Array<{ id: string }> };
+    expect(fromApi.events.length).toBeGreaterThanOrEqual(3);
+    expect(csv).toHaveLength(1 + fromApi.events.length);
+    expect(csv.slice(1).map((line) => line.split(',')[0])).toEqual(fromApi.events.map((e) => e.id));
     expect(csv[0]).toMatch(/occurred_?at/i);
     expect(csv.slice(1).every((line) => line.includes(TERMINAL) && line.includes('issued'))).toBe(true);
   });
