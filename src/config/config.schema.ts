@@ -42,6 +42,9 @@ export const configSchema = z
     DATABASE_URL: optionalString.pipe(
       z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
     ),
+    AUDIT_READ_DATABASE_URL: optionalString.pipe(
+      z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+    ),
     DATABASE_POOL_MAX: int(1, 200).default(10),
     DATABASE_CONNECT_TIMEOUT_MS: int(100, 60_000).default(5_000),
     DATABASE_STATEMENT_TIMEOUT_MS: int(100, 3_600_000).default(15_000),
@@ -118,6 +121,9 @@ export const configSchema = z
     AUDIT_SEAL_SETTLE_MS: int(0, 600_000).default(10_000),
     AUDIT_SEAL_MAX_EVENTS: int(1, 100_000).default(10_000),
     AUDIT_RETENTION_DAYS: int(0, 36_500).default(0),
+    AUDIT_PARTITION_PERIOD: z.enum(['day', 'week', 'month']).default('month'),
+    AUDIT_PARTITIONS_AHEAD: int(1, 400).default(2),
+    AUDIT_PARTITION_INTERVAL_MS: int(0, 86_400_000).default(3_600_000),
 
     REDIS_URL: optionalString.pipe(z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional()),
     REDIS_COMMAND_TIMEOUT_MS: int(50, 60_000).default(2_000),

@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { HealthIndicatorService, type HealthIndicatorResult } from '@nestjs/terminus';
 import { BrokerError } from '../common/errors';
+import { AuditReadDatabase } from '../database/audit-read-database';
 import { DatabaseConnection } from '../database/database-connection';
 import { REDIS, type RedisClient } from '../redis/redis.module';
 import { SecretsProvider } from '../secrets/secrets-provider';
@@ -24,7 +25,22 @@ export class ReadinessChecks {
     private readonly secrets: SecretsProvider,
     private readonly resilience: GatewayResilience,
     @Inject(REDIS) private readonly redis: RedisClient,
+    private readonly auditRead: AuditReadDatabase,
   ) {}
+
+  /**
+   * The auditor API's read replica (AUDIT_READ_DATABASE_URL), named, with its replay lag. Always
+   * "up": an unreachable replica sends auditor reads to the primary, and must not take the
+   * instance out of service, since issuance never uses it.
+   */
+  async auditReadReplica(): Promise<HealthIndicatorResult> {
+    const check = this.indicators.check('auditReadReplica');
+    if (!this.auditRead.configured) return check.up({ replica: 'none', readsFrom: 'primary' });
+    return within(this.auditRead.check()).then(
+      (state) => check.up({ ...state }),
+      (err: Error) => check.up({ replica: this.auditRead.replica, reachable: false, replayLagMs: null, readsFrom: 'primary', message: err.message }),
+    );
+  }
 
   async database(): Promise<HealthIndicatorResult> {
     const check = this.indicators.check('database');

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DatabaseConnection, type HotPathSql } from '../../database/database-connection';
+import { AuditReadDatabase } from '../../database/audit-read-database';
+import type { HotPathSql } from '../../database/database-connection';
 import { EVENT_COLUMNS, type EventRow } from '../event-row';
 import type { CursorPosition } from './audit-cursor';
 import type { AuditFilters } from './audit-query.schema';
@@ -14,15 +15,16 @@ export interface StatsRow {
 
 /**
  * Reads of audit_event for the auditor API: newest-first keyset pages over (occurred_at, id),
- * which the migration's indexes serve as backward index scans. Plain SQL on the broker's pool
- * (HotPathSql): exports read millions of rows, and rows come back as the driver's string arrays.
+ * which the migration's indexes serve as backward index scans. Plain SQL (HotPathSql): exports
+ * read millions of rows, and rows come back as the driver's string arrays. On the auditor reads'
+ * database: the read replica of AUDIT_READ_DATABASE_URL when set, else the primary's pool.
  */
 @Injectable()
 export class AuditEventRepository {
   private readonly sql: HotPathSql;
 
-  constructor(@Inject(DatabaseConnection) db: DatabaseConnection) {
-    this.sql = db.sql;
+  constructor(@Inject(AuditReadDatabase) private readonly read: AuditReadDatabase) {
+    this.sql = read.sql;
   }
 
   /** Up to `limit` events matching `filters` strictly after `after`, newest first. */
@@ -50,16 +52,21 @@ export class AuditEventRepository {
     return rows.map((r) => ({ ...r, count: Number(r.count) }));
   }
 
+  /** Whether reads go to a replica (that may not have replayed the newest events yet). */
+  get fromReplica(): boolean {
+    return this.read.configured;
+  }
+
   /** Events carrying this session fingerprint (the issuance, normally exactly one), oldest first. */
-  byFingerprint(fingerprint: string): Promise<EventRow[]> {
-    return this.sql.queryArrays(`SELECT ${EVENT_COLUMNS} FROM audit_event e WHERE e.session_fingerprint = $1 ORDER BY e.id`, [
+  byFingerprint(fingerprint: string, onPrimary = false): Promise<EventRow[]> {
+    return (onPrimary ? this.read.primarySql : this.sql).queryArrays(`SELECT ${EVENT_COLUMNS} FROM audit_event e WHERE e.session_fingerprint = $1 ORDER BY e.id`, [
       fingerprint,
     ]) as Promise<EventRow[]>;
   }
 
   /** Every event of these requests, oldest first. */
-  byRequestIds(requestIds: string[]): Promise<EventRow[]> {
-    return this.sql.queryArrays(`SELECT ${EVENT_COLUMNS} FROM audit_event e WHERE e.request_id = ANY($1::varchar[]) ORDER BY e.id`, [
+  byRequestIds(requestIds: string[], onPrimary = false): Promise<EventRow[]> {
+    return (onPrimary ? this.read.primarySql : this.sql).queryArrays(`SELECT ${EVENT_COLUMNS} FROM audit_event e WHERE e.request_id = ANY($1::varchar[]) ORDER BY e.id`, [
       requestIds,
     ]) as Promise<EventRow[]>;
   }

@@ -1,4 +1,4 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import type { AuditOrigin } from '../audit-event';
 import { AuditTrail } from '../audit-trail';
 import { SessionFingerprinter } from '../session-fingerprint';
@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { AuditVerifier, type VerifyReport } from '../seal/audit-verifier';
 import { sealExportLine } from '../seal/seal-check';
 import type { SealPublicJwk } from '../seal/seal-keys';
-import { SealRepository } from '../seal/seal.repository';
+import { AUDIT_READ_SEALS, SealRepository } from '../seal/seal.repository';
 import { type AuditEventView, type EventRow, positionOf, toView } from '../event-row';
 import { NotFoundError, ValidationError } from '../../common/errors';
 import { type CursorPosition, decodeCursor, encodeCursor } from './audit-cursor';
@@ -77,7 +77,7 @@ export class AuditQueryService {
     private readonly audit: AuditTrail,
     private readonly fingerprinter: SessionFingerprinter,
     private readonly verifier: AuditVerifier,
-    private readonly seals: SealRepository,
+    @Inject(AUDIT_READ_SEALS) private readonly seals: SealRepository,
   ) {}
 
   async list(q: ListQuery, who: Auditor, origin: AuditOrigin): Promise<EventPage> {
@@ -125,13 +125,16 @@ export class AuditQueryService {
 
   async lookupSession(sessionId: string, who: Auditor, origin: AuditOrigin): Promise<SessionLookupResult> {
     const sessionFingerprint = this.fingerprinter.fingerprint(sessionId);
-    const marked = await this.events.byFingerprint(sessionFingerprint);
+    let marked = await this.events.byFingerprint(sessionFingerprint);
+    // A session issued a moment ago may not have reached the replica yet: the primary has it.
+    const onPrimary = marked.length === 0 && this.events.fromReplica;
+    if (onPrimary) marked = await this.events.byFingerprint(sessionFingerprint, true);
     await this.recordAccess('audit.session.looked-up', who, origin, { sessionFingerprint, found: marked.length });
     if (marked.length === 0) {
       throw new NotFoundError('No event of this broker carries that sessionId (never issued here, or purged by retention).');
     }
     const issuance = marked.find((row) => row[2] === 'session.issued');
-    const related = await this.events.byRequestIds([...new Set(marked.map((row) => row[9] as string))]);
+    const related = await this.events.byRequestIds([...new Set(marked.map((row) => row[9] as string))], onPrimary);
     return { sessionFingerprint, issuance: issuance ? toView(issuance) : null, events: related.map(toView) };
   }
 

@@ -32,6 +32,9 @@ type SealRow = Omit<StoredSeal, 'locators' | 'gaps' | 'version' | 'eventCount' |
   eventCount: number | string;
 };
 
+/** The SealRepository on the auditor reads' database (a read replica when AUDIT_READ_DATABASE_URL is set): verify and seal exports. */
+export const AUDIT_READ_SEALS = Symbol('AUDIT_READ_SEALS');
+
 /**
  * SQL for audit_seal and audit_retention, and the event reads sealing and verifying need. Plain
  * SQL on the broker's pool (HotPathSql): these paths read every event there is.
@@ -40,7 +43,8 @@ type SealRow = Omit<StoredSeal, 'locators' | 'gaps' | 'version' | 'eventCount' |
 export class SealRepository {
   private readonly sql: HotPathSql;
 
-  constructor(@Inject(DatabaseConnection) db: DatabaseConnection) {
+  /** On the primary's pool (sealing, retention); AUDIT_READ_SEALS is the same over the auditor reads' database. */
+  constructor(@Inject(DatabaseConnection) db: { readonly sql: HotPathSql }) {
     this.sql = db.sql;
   }
 
