@@ -42,10 +42,6 @@ export class AuditTrail {
     });
   }
 
-  get flushes(): number {
-    return this.writer.flushes;
-  }
-
   /** Waits for every queued event to be written (graceful shutdown). */
   drain(): Promise<void> {
     return this.writer.drain();

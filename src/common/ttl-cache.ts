@@ -24,8 +24,4 @@ export class TtlCache<K extends NonNullable<unknown>, V> {
   invalidate(key: K): void {
     this.cache.delete(key);
   }
-
-  clear(): void {
-    this.cache.clear();
-  }
 }
