@@ -29,7 +29,8 @@ it('writes a screenshot of each console screen to docs/console/', async () => {
       const busy = 6 + Math.round(8 * Math.sin((hour / 23) * Math.PI));
       await seedEvents(h.db, busy, { start, stepMs: 120_000, terminal: TERMINAL });
       await seedEvents(h.db, Math.ceil(busy / 2), { start, stepMs: 200_000, terminal: SECOND_TERMINAL });
-      if (hour % 4 === 1) await seedEvents(h.db, 2, { start, terminal: NO_SESSIONS_TERMINAL, action: 'session.failed', outcome: 'failed', gatewayResult: '457' });
+      if (hour % 4 === 1)
+        await seedEvents(h.db, 2, { start, terminal: NO_SESSIONS_TERMINAL, action: 'session.failed', outcome: 'failed', gatewayResult: '457' });
       if (hour % 6 === 3) await seedEvents(h.db, 1, { start, terminal: TERMINAL, action: 'session.denied', outcome: 'denied', gatewayResult: null });
     }
     await h.app.get(AuditSealer).sealUpTo(await h.app.get(SealRepository).allocatedWatermark());

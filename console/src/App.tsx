@@ -41,7 +41,9 @@ export function App() {
 
   return (
     <>
-      <a className="skip" href="#main">Skip to content</a>
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
       <header className="top">
         <span className="brand">pos-session-broker console</span>
         {auth.session && (
@@ -50,7 +52,9 @@ export function App() {
               {auth.session.subject} · {[...auth.session.roles].join(', ') || 'no roles'}
               {auth.session.kind === 'development' ? ' · development' : ''}
             </span>
-            <Button className="button small" onPress={() => void auth.signOut()}>Sign out</Button>
+            <Button className="button small" onPress={() => void auth.signOut()}>
+              Sign out
+            </Button>
           </div>
         )}
       </header>
@@ -150,9 +154,7 @@ function SignIn() {
         </div>
       )}
       {!config.oidc && !config.development && (
-        <p>
-          No sign-in is configured. Set CONSOLE_OIDC_CLIENT_ID (and CONSOLE_OIDC_ISSUER or OPERATOR_JWT_ISSUER) for your identity provider.
-        </p>
+        <p>No sign-in is configured. Set CONSOLE_OIDC_CLIENT_ID (and CONSOLE_OIDC_ISSUER or OPERATOR_JWT_ISSUER) for your identity provider.</p>
       )}
     </section>
   );

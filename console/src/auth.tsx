@@ -97,10 +97,7 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     setSession({ kind, subject: subjectOf(access), roles: rolesOf(access, claim), expiresAt });
   }, []);
 
-  const adoptUser = useCallback(
-    (user: User, claim: string) => adoptToken(user.access_token, 'oidc', (user.expires_at ?? 0) * 1000, claim),
-    [adoptToken],
-  );
+  const adoptUser = useCallback((user: User, claim: string) => adoptToken(user.access_token, 'oidc', (user.expires_at ?? 0) * 1000, claim), [adoptToken]);
 
   // Load the sign-in settings; finish an OIDC redirect when this is the callback.
   useEffect(() => {
@@ -112,7 +109,12 @@ export function AuthProvider({ children }: { children: ReactNode }) {
         if (!res.ok) throw new Error(String(res.status));
         cfg = (await res.json()) as ConsoleConfig;
       } catch {
-        if (!cancelled) setConfigError({ status: 0, title: 'The broker is not answering', detail: 'The console could not load its settings (/console/config.json). Reload when the broker is up.' });
+        if (!cancelled)
+          setConfigError({
+            status: 0,
+            title: 'The broker is not answering',
+            detail: 'The console could not load its settings (/console/config.json). Reload when the broker is up.',
+          });
         return;
       }
       if (cancelled) return;

@@ -129,7 +129,13 @@ export function Confirm(props: { open: boolean; title: string; children: ReactNo
   );
 }
 
-export const fmtTime = (iso: string | null | undefined) => (iso ? new Date(iso).toISOString().replace('T', ' ').replace(/\.\d{3}Z$/, 'Z') : '—');
+export const fmtTime = (iso: string | null | undefined) =>
+  iso
+    ? new Date(iso)
+        .toISOString()
+        .replace('T', ' ')
+        .replace(/\.\d{3}Z$/, 'Z')
+    : '—';
 
 export function StatusBadge({ status }: { status: string }) {
   return <span className={`badge badge-${status}`}>{status}</span>;

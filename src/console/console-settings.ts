@@ -15,7 +15,12 @@ export function consoleSignIn(c: Config): ConsoleSignIn {
   return {
     oidc:
       c.CONSOLE_OIDC_CLIENT_ID && authority && /^https?:\/\//.test(authority)
-        ? { authority, clientId: c.CONSOLE_OIDC_CLIENT_ID, scopes: c.CONSOLE_OIDC_SCOPES, ...(c.CONSOLE_OIDC_RESOURCE ? { resource: c.CONSOLE_OIDC_RESOURCE } : {}) }
+        ? {
+            authority,
+            clientId: c.CONSOLE_OIDC_CLIENT_ID,
+            scopes: c.CONSOLE_OIDC_SCOPES,
+            ...(c.CONSOLE_OIDC_RESOURCE ? { resource: c.CONSOLE_OIDC_RESOURCE } : {}),
+          }
         : null,
     development: c.CONSOLE_DEV_SIGN_IN,
     rolesClaim: c.OPERATOR_JWT_ROLES_CLAIM,

@@ -77,7 +77,9 @@ describe('operator console admin screens (Chromium)', () => {
     await expect(page.getByRole('textbox', { name: 'Device name' }).inputValue()).resolves.toBe('till-7');
 
     await page.getByRole('textbox', { name: /^Public key/ }).fill(publicKey.export({ type: 'spki', format: 'pem' }).toString());
-    await page.getByRole('textbox', { name: /^Policy/ }).fill('{"allowUnscoped": false, "allowed": [{"command": "doDeal", "validation": "AutoComm", "transactionType": "Credit"}]}');
+    await page
+      .getByRole('textbox', { name: /^Policy/ })
+      .fill('{"allowUnscoped": false, "allowed": [{"command": "doDeal", "validation": "AutoComm", "transactionType": "Credit"}]}');
     await page.getByRole('button', { name: 'Enroll device' }).click();
     const status = page.getByRole('status').filter({ hasText: 'Enrolled: device' });
     await status.waitFor();
@@ -86,7 +88,11 @@ describe('operator console admin screens (Chromium)', () => {
     expect(device.name).toBe('till-7');
     const keyId = device.keys[0].id;
     const jwt = sign({ jti: randomUUID() }, privateKey, { algorithm: 'ES256', keyid: keyId, subject: deviceId, audience: AUDIENCE, expiresIn: 60 });
-    const res = await h.post('/v1/sessions', { terminalNumber: TERMINAL, scope: { command: 'doDeal', validation: 'AutoComm', transactionType: 'Credit' } }, { authorization: `Bearer ${jwt}` });
+    const res = await h.post(
+      '/v1/sessions',
+      { terminalNumber: TERMINAL, scope: { command: 'doDeal', validation: 'AutoComm', transactionType: 'Credit' } },
+      { authorization: `Bearer ${jwt}` },
+    );
     expect(res.status).toBe(201);
   });
 

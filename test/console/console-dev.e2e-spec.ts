@@ -4,7 +4,7 @@ import { AuditSealer } from '../../src/audit/seal/audit-sealer';
 import { SealRepository } from '../../src/audit/seal/seal.repository';
 import { asOwnerBypassingTriggers } from '../support/audit-seeding';
 import { SECOND_TERMINAL, TERMINAL, type BrokerHarness, type TestDevice } from '../support/broker-harness';
-import { devSignIn, launchChromium, navLinks, newPage, removeDir, seriousViolations, startConsoleBroker } from './support/console-browser';
+import { devSignIn, launchChromium, navLinks, newPage, removeDir, seriousViolations, shownEventIds, startConsoleBroker } from './support/console-browser';
 
 /**
  * The operator console in Chromium against a real broker on Postgres, signed in with the
@@ -85,7 +85,11 @@ describe('operator console (development sign-in, Chromium)', () => {
     for (const [name, marker] of screens) {
       await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name }).click();
       await page.getByRole('heading', { name, level: 1 }).waitFor();
-      if (marker === 'Verified') await page.getByText(/Verified|Verification failed/).first().waitFor();
+      if (marker === 'Verified')
+        await page
+          .getByText(/Verified|Verification failed/)
+          .first()
+          .waitFor();
       else await page.locator(marker).first().waitFor();
       expect(await page.getByRole('alert').count()).toBe(0);
       expect({ screen: name, violations: await seriousViolations(page) }).toEqual({ screen: name, violations: [] });
@@ -108,7 +112,7 @@ describe('operator console (development sign-in, Chromium)', () => {
     await page.waitForURL(/terminalNumber=0882819014/);
     expect(new URL(page.url()).searchParams.get('outcome')).toBe('issued');
     await page.locator('[data-event-id]').first().waitFor();
-    const shown = await page.locator('[data-event-id]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-event-id')));
+    const shown = await shownEventIds(page);
     const fromApi = (await api(`/v1/audit/events?terminalNumber=${TERMINAL}&outcome=issued`, auditorToken)) as { events: Array<{ id: string }> };
     expect(shown).toEqual(fromApi.events.map((e) => e.id));
     expect(shown).toHaveLength(3);
@@ -143,7 +147,10 @@ describe('operator console (development sign-in, Chromium)', () => {
     page.on('request', (r) => requests.push(r.url()));
     await page.getByRole('textbox', { name: 'sessionId' }).fill(sessionId);
     await page.getByRole('button', { name: 'Find session' }).click();
-    await page.getByRole('status').filter({ hasText: `on terminal ${TERMINAL}` }).waitFor();
+    await page
+      .getByRole('status')
+      .filter({ hasText: `on terminal ${TERMINAL}` })
+      .waitFor();
     const lookupTable = page.getByRole('table', { name: 'Events of the request that issued the session' });
     await expect(lookupTable.getByText('session.issued').count()).resolves.toBe(1);
     expect(requests.some((u) => u.endsWith('/v1/audit/sessions/lookup'))).toBe(true);
@@ -180,7 +187,9 @@ describe('operator console (development sign-in, Chromium)', () => {
     await page.locator('[data-event-id]').first().waitFor();
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('button', { name: 'Export CSV' }).click()]);
     expect(download.suggestedFilename()).toMatch(/\.csv$/);
-    const csv = readFileSync((await download.path())!, 'utf8').trim().split(/\r?\n/);
+    const csv = readFileSync(await download.path(), 'utf8')
+      .trim()
+      .split(/\r?\n/);
     const fromApi = (await api(`/v1/audit/events?terminalNumber=${TERMINAL}&outcome=issued`, auditorToken)) as { events: Array<{ id: string }> };
     expect(fromApi.events.length).toBeGreaterThanOrEqual(3);
     expect(csv).toHaveLength(1 + fromApi.events.length);
@@ -199,7 +208,7 @@ describe('operator console (development sign-in, Chromium)', () => {
     expect([...filters.keys()].sort()).toEqual(['from', 'outcome', 'to']);
     expect(new Date(filters.get('to')!).getTime() - new Date(filters.get('from')!).getTime()).toBe(3_600_000);
     await page.locator('[data-event-id]').first().waitFor();
-    const shown = await page.locator('[data-event-id]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-event-id')));
+    const shown = await shownEventIds(page);
     const fromApi = (await api(`/v1/audit/events?${filters.toString()}`, auditorToken)) as { events: Array<{ id: string; outcome: string }> };
     expect(shown).toEqual(fromApi.events.map((e) => e.id));
     expect(fromApi.events.every((e) => e.outcome === filters.get('outcome'))).toBe(true);

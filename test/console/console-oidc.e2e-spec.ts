@@ -25,9 +25,9 @@ function startIdp(port: number, brokerUrl: string): Promise<{ child: ChildProces
   });
   return new Promise((resolve, reject) => {
     let err = '';
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.once('exit', (code) => reject(new Error(`IdP exited ${code}: ${err}`)));
-    child.stdout!.once('data', (d: Buffer) => resolve({ child, issuer: (JSON.parse(d.toString()) as { issuer: string }).issuer }));
+    child.stdout.once('data', (d: Buffer) => resolve({ child, issuer: (JSON.parse(d.toString()) as { issuer: string }).issuer }));
   });
 }
 

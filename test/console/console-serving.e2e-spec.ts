@@ -22,7 +22,12 @@ describe('console serving (HTTP)', () => {
     expect(index.headers['content-type']).toMatch(/text\/html/);
     expect(index.text).toContain('<div id="root">');
     const csp = String(index.headers['content-security-policy']);
-    const directives = Object.fromEntries(csp.split(';').map((d) => d.trim().split(/\s+/)).map(([k, ...v]) => [k, v]));
+    const directives = Object.fromEntries(
+      csp
+        .split(';')
+        .map((d) => d.trim().split(/\s+/))
+        .map(([k, ...v]) => [k, v]),
+    );
     expect(directives['script-src']).toEqual(["'self'"]);
     expect(directives['frame-ancestors']).toEqual(["'none'"]);
     expect(directives['connect-src']).toEqual(["'self'", 'https://idp.example.org']);
@@ -73,7 +78,9 @@ describe('console serving (HTTP)', () => {
     expect((await h.send('GET', '/v1/audit/events', undefined, { authorization: `Bearer ${token}` })).status).toBe(200);
     // Roles still rule: an auditor token is no admin.
     expect((await h.send('POST', '/v1/admin/terminals', {}, { authorization: `Bearer ${token}` })).status).toBe(403);
-    const minted = await h.db.query<{ actor_id: string; details: { roles: string[] } }>(`SELECT actor_id, details FROM audit_event WHERE action = 'console.dev-token'`);
+    const minted = await h.db.query<{ actor_id: string; details: { roles: string[] } }>(
+      `SELECT actor_id, details FROM audit_event WHERE action = 'console.dev-token'`,
+    );
     expect(minted).toEqual([{ actor_id: 'console:developer', details: expect.objectContaining({ roles: ['auditor'] }) }]);
     expect(h.logs.text).not.toContain(token);
   });

@@ -21,7 +21,10 @@ export function ActivityScreen() {
   const [form, setForm] = useState(view);
   useEffect(() => setForm({ from: q.from ?? defaults.from, to: q.to ?? '', bucket: q.bucket ?? 'hour', split: q.split ?? 'outcome' }), [key]); // eslint-disable-line react-hooks/exhaustive-deps
   const { data, error, loading } = useApi(
-    () => api<StatsReport>(`/v1/audit/stats${qs({ from: view.from, to: view.to, bucket: view.bucket, groupBy: view.split === 'terminal' ? 'terminal' : 'overall' })}`),
+    () =>
+      api<StatsReport>(
+        `/v1/audit/stats${qs({ from: view.from, to: view.to, bucket: view.bucket, groupBy: view.split === 'terminal' ? 'terminal' : 'overall' })}`,
+      ),
     [key],
   );
 
@@ -43,7 +46,12 @@ export function ActivityScreen() {
 
   const open = (start: string, s: string) => {
     const end = new Date(new Date(start).getTime() + (view.bucket === 'day' ? 86_400_000 : 3_600_000));
-    const filter = view.split === 'terminal' ? { terminalNumber: s === 'none' ? '' : s } : view.split === 'gatewayResult' ? { gatewayResult: s === 'none' ? '' : s } : { outcome: s };
+    const filter =
+      view.split === 'terminal'
+        ? { terminalNumber: s === 'none' ? '' : s }
+        : view.split === 'gatewayResult'
+          ? { gatewayResult: s === 'none' ? '' : s }
+          : { outcome: s };
     navigate(`/audit${qs({ from: start, to: isoNoMs(end), ...filter })}`);
   };
   const submit = (e: FormEvent) => {
@@ -58,9 +66,32 @@ export function ActivityScreen() {
       <Form className="filters" onSubmit={submit} aria-label="Activity range">
         <Field label="From (UTC, ISO-8601)" name="from" value={form.from} onChange={(v) => setForm((f) => ({ ...f, from: v }))} />
         <Field label="To (UTC, ISO-8601)" name="to" value={form.to} onChange={(v) => setForm((f) => ({ ...f, to: v }))} placeholder="now" />
-        <SelectField label="Per" name="bucket" value={form.bucket} onChange={(v) => setForm((f) => ({ ...f, bucket: v }))} options={[['hour', 'hour'], ['day', 'day']]} />
-        <SelectField label="Split by" name="split" value={form.split} onChange={(v) => setForm((f) => ({ ...f, split: v }))} options={[['outcome', 'outcome'], ['terminal', 'terminal'], ['gatewayResult', 'gateway result']]} />
-        <div className="actions"><Button type="submit" className="button primary">Show</Button></div>
+        <SelectField
+          label="Per"
+          name="bucket"
+          value={form.bucket}
+          onChange={(v) => setForm((f) => ({ ...f, bucket: v }))}
+          options={[
+            ['hour', 'hour'],
+            ['day', 'day'],
+          ]}
+        />
+        <SelectField
+          label="Split by"
+          name="split"
+          value={form.split}
+          onChange={(v) => setForm((f) => ({ ...f, split: v }))}
+          options={[
+            ['outcome', 'outcome'],
+            ['terminal', 'terminal'],
+            ['gatewayResult', 'gateway result'],
+          ]}
+        />
+        <div className="actions">
+          <Button type="submit" className="button primary">
+            Show
+          </Button>
+        </div>
       </Form>
       <ProblemAlert problem={error} />
       {loading && <Loading what="activity" />}
@@ -82,7 +113,15 @@ export function ActivityScreen() {
                 <Tooltip />
                 <Legend />
                 {series.map((s, i) => (
-                  <Bar key={s} dataKey={s} name={label(s)} stackId="a" fill={view.split === 'outcome' ? (OUTCOME_COLOURS[s] ?? PALETTE[i % PALETTE.length]) : PALETTE[i % PALETTE.length]} cursor="pointer" onClick={(d: { payload?: { start?: string } }) => d.payload?.start && open(d.payload.start, s)} />
+                  <Bar
+                    key={s}
+                    dataKey={s}
+                    name={label(s)}
+                    stackId="a"
+                    fill={view.split === 'outcome' ? (OUTCOME_COLOURS[s] ?? PALETTE[i % PALETTE.length]) : PALETTE[i % PALETTE.length]}
+                    cursor="pointer"
+                    onClick={(d: { payload?: { start?: string } }) => d.payload?.start && open(d.payload.start, s)}
+                  />
                 ))}
               </BarChart>
             </ResponsiveContainer>
@@ -91,14 +130,33 @@ export function ActivityScreen() {
             <summary>Show the numbers as a table</summary>
             <table className="table">
               <caption className="sr-only">Counts per bucket</caption>
-              <thead><tr><th scope="col">Start (UTC)</th>{series.map((s) => <th key={s} scope="col">{label(s)}</th>)}</tr></thead>
+              <thead>
+                <tr>
+                  <th scope="col">Start (UTC)</th>
+                  {series.map((s) => (
+                    <th key={s} scope="col">
+                      {label(s)}
+                    </th>
+                  ))}
+                </tr>
+              </thead>
               <tbody>
                 {rows.map((r) => (
                   <tr key={String(r.start)}>
                     <td>{String(r.start)}</td>
                     {series.map((s) => (
                       <td key={s}>
-                        {r[s] ? <Button className="link-button" onPress={() => open(String(r.start), s)} aria-label={`${r[s]} ${label(s)} from ${String(r.start)}: open in the explorer`}>{String(r[s])}</Button> : 0}
+                        {r[s] ? (
+                          <Button
+                            className="link-button"
+                            onPress={() => open(String(r.start), s)}
+                            aria-label={`${r[s]} ${label(s)} from ${String(r.start)}: open in the explorer`}
+                          >
+                            {String(r[s])}
+                          </Button>
+                        ) : (
+                          0
+                        )}
                       </td>
                     ))}
                   </tr>

@@ -119,7 +119,14 @@ export function AuditScreen() {
             name="outcome"
             value={form.outcome}
             onChange={set('outcome')}
-            options={[['', 'Any'], ['issued', 'issued'], ['failed', 'failed'], ['denied', 'denied'], ['success', 'success'], ['pending', 'pending']]}
+            options={[
+              ['', 'Any'],
+              ['issued', 'issued'],
+              ['failed', 'failed'],
+              ['denied', 'denied'],
+              ['success', 'success'],
+              ['pending', 'pending'],
+            ]}
           />
           <Field label="Gateway result" name="gatewayResult" value={form.gatewayResult} onChange={set('gatewayResult')} placeholder="457" />
           <Field label="Request id" name="requestId" value={form.requestId} onChange={set('requestId')} />
@@ -182,7 +189,11 @@ function SessionLookup() {
     setResult(null);
     const id = sessionId.trim();
     if (!/^[\x21-\x7e]{1,512}$/.test(id)) {
-      setProblem({ status: 400, title: 'Not a sessionId', detail: 'A sessionId is 1 to 512 visible characters without spaces, as the gateway returned it. Paste it again.' });
+      setProblem({
+        status: 400,
+        title: 'Not a sessionId',
+        detail: 'A sessionId is 1 to 512 visible characters without spaces, as the gateway returned it. Paste it again.',
+      });
       return;
     }
     setProblem(null);
@@ -199,7 +210,14 @@ function SessionLookup() {
     <section aria-labelledby="lookup-h">
       <h2 id="lookup-h">Find a session</h2>
       <Form className="filters" onSubmit={submit} aria-label="Find a session by sessionId">
-        <Field label="sessionId" name="sessionId" value={sessionId} onChange={setSessionId} type="password" description="Sent in the request body only; never kept in the address bar or history." />
+        <Field
+          label="sessionId"
+          name="sessionId"
+          value={sessionId}
+          onChange={setSessionId}
+          type="password"
+          description="Sent in the request body only; never kept in the address bar or history."
+        />
         <div className="actions">
           <Button type="submit" className="button primary" isDisabled={busy}>
             Find session
@@ -209,7 +227,11 @@ function SessionLookup() {
       <ProblemAlert problem={problem} />
       {result && (
         <>
-          <p role="status">{result.issuance ? `Issued at ${result.issuance.occurredAt} on terminal ${result.issuance.terminalNumber ?? '—'}.` : 'Found, but no issuance event.'}</p>
+          <p role="status">
+            {result.issuance
+              ? `Issued at ${result.issuance.occurredAt} on terminal ${result.issuance.terminalNumber ?? '—'}.`
+              : 'Found, but no issuance event.'}
+          </p>
           <EventTable events={result.events} caption="Events of the request that issued the session" />
         </>
       )}

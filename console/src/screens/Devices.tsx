@@ -45,11 +45,30 @@ export function DevicesScreen() {
     <>
       <h1>Devices</h1>
       <Form className="filters" onSubmit={submit} aria-label="Device filters">
-        <SelectField label="Status" name="status" value={form.status} onChange={(v) => setForm((f) => ({ ...f, status: v }))} options={[['', 'Any'], ['active', 'active'], ['disabled', 'disabled'], ['revoked', 'revoked']]} />
-        <Field label="Terminal" name="terminalNumber" value={form.terminalNumber} onChange={(v) => setForm((f) => ({ ...f, terminalNumber: v }))} placeholder="10 digits" />
+        <SelectField
+          label="Status"
+          name="status"
+          value={form.status}
+          onChange={(v) => setForm((f) => ({ ...f, status: v }))}
+          options={[
+            ['', 'Any'],
+            ['active', 'active'],
+            ['disabled', 'disabled'],
+            ['revoked', 'revoked'],
+          ]}
+        />
+        <Field
+          label="Terminal"
+          name="terminalNumber"
+          value={form.terminalNumber}
+          onChange={(v) => setForm((f) => ({ ...f, terminalNumber: v }))}
+          placeholder="10 digits"
+        />
         <Field label="Name contains" name="name" value={form.name} onChange={(v) => setForm((f) => ({ ...f, name: v }))} />
         <div className="actions">
-          <Button type="submit" className="button primary">Apply filters</Button>
+          <Button type="submit" className="button primary">
+            Apply filters
+          </Button>
         </div>
       </Form>
       <ProblemAlert problem={error} />
@@ -69,22 +88,36 @@ export function DevicesScreen() {
               <caption className="sr-only">Devices</caption>
               <thead>
                 {table.getHeaderGroups().map((hg) => (
-                  <tr key={hg.id}>{hg.headers.map((h) => <th key={h.id} scope="col">{flexRender(h.column.columnDef.header, h.getContext())}</th>)}</tr>
+                  <tr key={hg.id}>
+                    {hg.headers.map((h) => (
+                      <th key={h.id} scope="col">
+                        {flexRender(h.column.columnDef.header, h.getContext())}
+                      </th>
+                    ))}
+                  </tr>
                 ))}
               </thead>
               <tbody>
                 {table.getRowModel().rows.map((r) => (
-                  <tr key={r.id}>{r.getVisibleCells().map((c) => <td key={c.id}>{flexRender(c.column.columnDef.cell, c.getContext())}</td>)}</tr>
+                  <tr key={r.id}>
+                    {r.getVisibleCells().map((c) => (
+                      <td key={c.id}>{flexRender(c.column.columnDef.cell, c.getContext())}</td>
+                    ))}
+                  </tr>
                 ))}
               </tbody>
             </table>
           </div>
           <nav className="pager" aria-label="Device pages">
-            <Button className="button" isDisabled={offset === 0} onPress={() => go(Math.max(0, offset - PAGE))}>Previous</Button>
+            <Button className="button" isDisabled={offset === 0} onPress={() => go(Math.max(0, offset - PAGE))}>
+              Previous
+            </Button>
             <span>
               {offset + 1}–{offset + data.items.length} of {data.total}
             </span>
-            <Button className="button" isDisabled={offset + data.items.length >= data.total} onPress={() => go(offset + PAGE)}>Next</Button>
+            <Button className="button" isDisabled={offset + data.items.length >= data.total} onPress={() => go(offset + PAGE)}>
+              Next
+            </Button>
           </nav>
         </>
       )}
@@ -128,7 +161,11 @@ export function DeviceScreen({ id }: { id: string }) {
       try {
         policy = JSON.parse(policyText);
       } catch {
-        setActionError({ status: 400, title: 'The policy is not JSON', detail: 'Write it as {"allowUnscoped": false, "allowed": [{"command": "doDeal"}]}, or leave it empty for the terminal default.' });
+        setActionError({
+          status: 400,
+          title: 'The policy is not JSON',
+          detail: 'Write it as {"allowUnscoped": false, "allowed": [{"command": "doDeal"}]}, or leave it empty for the terminal default.',
+        });
         return;
       }
     }
@@ -160,21 +197,61 @@ export function DeviceScreen({ id }: { id: string }) {
       {device && (
         <>
           <dl className="fields">
-            <div><dt>Id</dt><dd><code>{device.id}</code></dd></div>
-            <div><dt>Status</dt><dd><StatusBadge status={device.status} /></dd></div>
-            <div><dt>Terminals</dt><dd>{device.terminalNumbers.join(', ')}</dd></div>
-            <div><dt>Enrolled at</dt><dd>{fmtTime(device.createdAt)}</dd></div>
-            {device.lastSeenAt !== undefined && <div><dt>Last seen</dt><dd>{fmtTime(device.lastSeenAt)}</dd></div>}
+            <div>
+              <dt>Id</dt>
+              <dd>
+                <code>{device.id}</code>
+              </dd>
+            </div>
+            <div>
+              <dt>Status</dt>
+              <dd>
+                <StatusBadge status={device.status} />
+              </dd>
+            </div>
+            <div>
+              <dt>Terminals</dt>
+              <dd>{device.terminalNumbers.join(', ')}</dd>
+            </div>
+            <div>
+              <dt>Enrolled at</dt>
+              <dd>{fmtTime(device.createdAt)}</dd>
+            </div>
+            {device.lastSeenAt !== undefined && (
+              <div>
+                <dt>Last seen</dt>
+                <dd>{fmtTime(device.lastSeenAt)}</dd>
+              </div>
+            )}
           </dl>
           {isAdmin && (
             <section aria-labelledby="actions-h">
               <h2 id="actions-h">Actions</h2>
               <div className="actions">
-                {device.status === 'active' && <Button className="button" onPress={() => void act('Device disabled: its next session is refused.', () => post(`/v1/admin/devices/${id}/disable`))}>Disable</Button>}
-                {device.status === 'disabled' && <Button className="button" onPress={() => void act('Device enabled.', () => post(`/v1/admin/devices/${id}/enable`))}>Enable</Button>}
-                {device.status !== 'revoked' && <Button className="button danger" onPress={() => setConfirmRevoke(true)}>Revoke…</Button>}
+                {device.status === 'active' && (
+                  <Button
+                    className="button"
+                    onPress={() => void act('Device disabled: its next session is refused.', () => post(`/v1/admin/devices/${id}/disable`))}
+                  >
+                    Disable
+                  </Button>
+                )}
+                {device.status === 'disabled' && (
+                  <Button className="button" onPress={() => void act('Device enabled.', () => post(`/v1/admin/devices/${id}/enable`))}>
+                    Enable
+                  </Button>
+                )}
+                {device.status !== 'revoked' && (
+                  <Button className="button danger" onPress={() => setConfirmRevoke(true)}>
+                    Revoke…
+                  </Button>
+                )}
               </div>
-              {notice && <p role="status" className="notice">{notice}</p>}
+              {notice && (
+                <p role="status" className="notice">
+                  {notice}
+                </p>
+              )}
               <ProblemAlert problem={actionError} />
               <Confirm
                 open={confirmRevoke}
@@ -196,7 +273,11 @@ export function DeviceScreen({ id }: { id: string }) {
               <Form className="stack" onSubmit={saveSettings} aria-label="Policy and bindings">
                 <Field label="Policy (JSON; empty: the terminal's default policy)" name="policy" value={policyText} onChange={setPolicyText} multiline />
                 <Field label="Bound terminals (comma-separated)" name="terminalNumbers" value={terminals} onChange={setTerminals} />
-                <div className="actions"><Button type="submit" className="button primary">Save policy and bindings</Button></div>
+                <div className="actions">
+                  <Button type="submit" className="button primary">
+                    Save policy and bindings
+                  </Button>
+                </div>
               </Form>
             ) : (
               <pre className="raw">{device.policy ? JSON.stringify(device.policy, null, 2) : 'Default policy of the terminal'}</pre>
@@ -206,17 +287,35 @@ export function DeviceScreen({ id }: { id: string }) {
             <h2 id="keys-h">Keys</h2>
             <table className="table">
               <caption className="sr-only">Device keys, newest first</caption>
-              <thead><tr><th scope="col">Key id</th><th scope="col">Algorithm</th><th scope="col">Created</th><th scope="col">Expires</th></tr></thead>
+              <thead>
+                <tr>
+                  <th scope="col">Key id</th>
+                  <th scope="col">Algorithm</th>
+                  <th scope="col">Created</th>
+                  <th scope="col">Expires</th>
+                </tr>
+              </thead>
               <tbody>
                 {device.keys.map((k) => (
-                  <tr key={k.id}><td><code>{k.id}</code></td><td>{k.alg}</td><td>{fmtTime(k.createdAt)}</td><td>{k.expiresAt ? fmtTime(k.expiresAt) : 'current'}</td></tr>
+                  <tr key={k.id}>
+                    <td>
+                      <code>{k.id}</code>
+                    </td>
+                    <td>{k.alg}</td>
+                    <td>{fmtTime(k.createdAt)}</td>
+                    <td>{k.expiresAt ? fmtTime(k.expiresAt) : 'current'}</td>
+                  </tr>
                 ))}
               </tbody>
             </table>
             {isAdmin && device.status !== 'revoked' && (
               <Form className="stack" onSubmit={rotate} aria-label="Rotate key">
                 <Field label="New public key (JWK or SPKI PEM)" name="publicKey" value={newKey} onChange={setNewKey} multiline />
-                <div className="actions"><Button type="submit" className="button">Rotate key</Button></div>
+                <div className="actions">
+                  <Button type="submit" className="button">
+                    Rotate key
+                  </Button>
+                </div>
               </Form>
             )}
           </section>
@@ -224,7 +323,11 @@ export function DeviceScreen({ id }: { id: string }) {
             <h2 id="history-h">History</h2>
             {!isAuditor && <p className="hint">The device's audit events are for auditors; your roles do not include auditor.</p>}
             <ProblemAlert problem={history.error} />
-            {history.data && history.data.events.length === 0 && <Empty><p>No audit event for this device yet.</p></Empty>}
+            {history.data && history.data.events.length === 0 && (
+              <Empty>
+                <p>No audit event for this device yet.</p>
+              </Empty>
+            )}
             {history.data && history.data.events.length > 0 && <EventTable events={history.data.events} caption="The device's latest audit events" />}
           </section>
         </>

@@ -12,7 +12,13 @@ function parsePolicy(text: string): { policy: unknown } | { problem: Problem } {
   try {
     return { policy: JSON.parse(text) };
   } catch {
-    return { problem: { status: 400, title: 'The policy is not JSON', detail: 'Write it as {"allowUnscoped": false, "allowed": [{"command": "doDeal"}]}, or leave it empty for the terminal default.' } };
+    return {
+      problem: {
+        status: 400,
+        title: 'The policy is not JSON',
+        detail: 'Write it as {"allowUnscoped": false, "allowed": [{"command": "doDeal"}]}, or leave it empty for the terminal default.',
+      },
+    };
   }
 }
 
@@ -37,7 +43,9 @@ export function EnrollmentScreen() {
       }
     }
     try {
-      setEnrolled(await post<Device>('/v1/admin/devices', { name: form.name, publicKey, terminalNumbers: terminalsOf(form.terminalNumbers), policy: p.policy }));
+      setEnrolled(
+        await post<Device>('/v1/admin/devices', { name: form.name, publicKey, terminalNumbers: terminalsOf(form.terminalNumbers), policy: p.policy }),
+      );
     } catch (err) {
       setProblem(problemOf(err));
     }
@@ -49,16 +57,36 @@ export function EnrollmentScreen() {
         <h2 id="enroll-h">Enroll a device by its public key</h2>
         <Form className="stack" onSubmit={submit} aria-label="Enroll a device">
           <Field label="Device name" name="name" value={form.name} onChange={set('name')} isRequired />
-          <Field label="Terminals (comma-separated)" name="terminalNumbers" value={form.terminalNumbers} onChange={set('terminalNumbers')} placeholder="0882819014" isRequired />
-          <Field label="Public key (JWK or SPKI PEM; ES256 or EdDSA)" name="publicKey" value={form.publicKey} onChange={set('publicKey')} multiline isRequired />
+          <Field
+            label="Terminals (comma-separated)"
+            name="terminalNumbers"
+            value={form.terminalNumbers}
+            onChange={set('terminalNumbers')}
+            placeholder="0882819014"
+            isRequired
+          />
+          <Field
+            label="Public key (JWK or SPKI PEM; ES256 or EdDSA)"
+            name="publicKey"
+            value={form.publicKey}
+            onChange={set('publicKey')}
+            multiline
+            isRequired
+          />
           <Field label="Policy (JSON; empty: each terminal's default)" name="policy" value={form.policy} onChange={set('policy')} multiline />
-          <div className="actions"><Button type="submit" className="button primary">Enroll device</Button></div>
+          <div className="actions">
+            <Button type="submit" className="button primary">
+              Enroll device
+            </Button>
+          </div>
         </Form>
         <ProblemAlert problem={problem} />
         {enrolled && (
           <p role="status" className="notice">
             Enrolled: device <code>{enrolled.id}</code>, key <code>{enrolled.keys[0]?.id}</code> ({enrolled.keys[0]?.alg}).{' '}
-            <Button className="link-button" onPress={() => navigate(`/devices/${enrolled.id}`)}>Open the device</Button>
+            <Button className="link-button" onPress={() => navigate(`/devices/${enrolled.id}`)}>
+              Open the device
+            </Button>
           </p>
         )}
       </section>
@@ -111,7 +139,11 @@ function EnrollmentCodes() {
         <Field label="Terminals (comma-separated)" name="codeTerminals" value={form.terminalNumbers} onChange={set('terminalNumbers')} isRequired />
         <Field label="Expires in (seconds, 60-86400)" name="expiresInSeconds" value={form.expiresInSeconds} onChange={set('expiresInSeconds')} />
         <Field label="Uses" name="maxUses" value={form.maxUses} onChange={set('maxUses')} />
-        <div className="actions"><Button type="submit" className="button primary">Create code</Button></div>
+        <div className="actions">
+          <Button type="submit" className="button primary">
+            Create code
+          </Button>
+        </div>
       </Form>
       <ProblemAlert problem={problem} />
       {created && (
@@ -125,10 +157,30 @@ function EnrollmentCodes() {
       {codes.length > 0 && (
         <table className="table">
           <caption className="sr-only">Enrollment codes, newest first</caption>
-          <thead><tr><th scope="col">Name</th><th scope="col">Status</th><th scope="col">Terminals</th><th scope="col">Uses</th><th scope="col">Expires</th><th scope="col">Created by</th></tr></thead>
+          <thead>
+            <tr>
+              <th scope="col">Name</th>
+              <th scope="col">Status</th>
+              <th scope="col">Terminals</th>
+              <th scope="col">Uses</th>
+              <th scope="col">Expires</th>
+              <th scope="col">Created by</th>
+            </tr>
+          </thead>
           <tbody>
             {codes.map((c) => (
-              <tr key={c.id}><td>{c.name ?? '—'}</td><td><StatusBadge status={c.status} /></td><td>{c.terminalNumbers.join(', ')}</td><td>{c.uses}/{c.maxUses}</td><td>{fmtTime(c.expiresAt)}</td><td>{c.createdBy}</td></tr>
+              <tr key={c.id}>
+                <td>{c.name ?? '—'}</td>
+                <td>
+                  <StatusBadge status={c.status} />
+                </td>
+                <td>{c.terminalNumbers.join(', ')}</td>
+                <td>
+                  {c.uses}/{c.maxUses}
+                </td>
+                <td>{fmtTime(c.expiresAt)}</td>
+                <td>{c.createdBy}</td>
+              </tr>
             ))}
           </tbody>
         </table>

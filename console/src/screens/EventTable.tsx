@@ -14,7 +14,11 @@ export function EventTable({ events, caption }: { events: AuditEvent[]; caption:
       col.accessor('occurredAt', {
         header: 'Time (UTC)',
         cell: (c) => (
-          <Button className="link-button" onPress={() => setOpen(c.row.original)} aria-label={`Event ${c.row.original.id} at ${fmtTime(c.getValue())}: show details`}>
+          <Button
+            className="link-button"
+            onPress={() => setOpen(c.row.original)}
+            aria-label={`Event ${c.row.original.id} at ${fmtTime(c.getValue())}: show details`}
+          >
             {fmtTime(c.getValue())}
           </Button>
         ),

@@ -61,7 +61,11 @@ export function IntegrityScreen() {
       <Form className="filters" onSubmit={submit} aria-label="Verify range">
         <Field label="From (UTC, ISO-8601; empty: the start)" name="from" value={form.from} onChange={(v) => setForm((f) => ({ ...f, from: v }))} />
         <Field label="To (UTC, ISO-8601; empty: now)" name="to" value={form.to} onChange={(v) => setForm((f) => ({ ...f, to: v }))} />
-        <div className="actions"><Button type="submit" className="button primary">Run verify</Button></div>
+        <div className="actions">
+          <Button type="submit" className="button primary">
+            Run verify
+          </Button>
+        </div>
       </Form>
       <ProblemAlert problem={verify.error} />
       {verify.loading && <Loading what="the verification" />}
@@ -72,7 +76,8 @@ export function IntegrityScreen() {
             <div className="verdict ok" role="status">
               <strong>Verified: the trail is intact.</strong>
               <p>
-                {r.eventsChecked} event{r.eventsChecked === 1 ? '' : 's'} in {r.sealsChecked} seal{r.sealsChecked === 1 ? '' : 's'} checked{r.firstSealSeq ? ` (seals #${r.firstSealSeq} to #${r.lastSealSeq})` : ''}.
+                {r.eventsChecked} event{r.eventsChecked === 1 ? '' : 's'} in {r.sealsChecked} seal{r.sealsChecked === 1 ? '' : 's'} checked
+                {r.firstSealSeq ? ` (seals #${r.firstSealSeq} to #${r.lastSealSeq})` : ''}.
               </p>
             </div>
           ) : (
@@ -87,9 +92,20 @@ export function IntegrityScreen() {
             </div>
           )}
           <dl className="fields">
-            <div><dt>Newest seal</dt><dd>{r.newestSeal ? `#${r.newestSeal.seq}, sealed ${fmtTime(r.newestSeal.sealedAt)}, up to event ${r.newestSeal.lastEventId}` : 'none yet'}</dd></div>
-            <div><dt>Newest seal hash</dt><dd><code className="wrap">{r.newestSeal?.hash ?? '—'}</code></dd></div>
-            <div><dt>Unsealed events</dt><dd>{r.unsealedEvents} (sealed within the next interval)</dd></div>
+            <div>
+              <dt>Newest seal</dt>
+              <dd>{r.newestSeal ? `#${r.newestSeal.seq}, sealed ${fmtTime(r.newestSeal.sealedAt)}, up to event ${r.newestSeal.lastEventId}` : 'none yet'}</dd>
+            </div>
+            <div>
+              <dt>Newest seal hash</dt>
+              <dd>
+                <code className="wrap">{r.newestSeal?.hash ?? '—'}</code>
+              </dd>
+            </div>
+            <div>
+              <dt>Unsealed events</dt>
+              <dd>{r.unsealedEvents} (sealed within the next interval)</dd>
+            </div>
           </dl>
         </section>
       )}
@@ -101,10 +117,24 @@ export function IntegrityScreen() {
         {keys.data && keys.data.length > 0 && (
           <table className="table">
             <caption className="sr-only">Seal signing keys</caption>
-            <thead><tr><th scope="col">Key id</th><th scope="col">Algorithm</th><th scope="col">Valid from</th><th scope="col">Valid to</th></tr></thead>
+            <thead>
+              <tr>
+                <th scope="col">Key id</th>
+                <th scope="col">Algorithm</th>
+                <th scope="col">Valid from</th>
+                <th scope="col">Valid to</th>
+              </tr>
+            </thead>
             <tbody>
               {keys.data.map((k) => (
-                <tr key={k.kid}><td><code className="wrap">{k.kid}</code></td><td>{k.alg ?? k.crv ?? k.kty}</td><td>{fmtTime(k.validFrom)}</td><td>{k.validTo ? fmtTime(k.validTo) : 'current'}</td></tr>
+                <tr key={k.kid}>
+                  <td>
+                    <code className="wrap">{k.kid}</code>
+                  </td>
+                  <td>{k.alg ?? k.crv ?? k.kty}</td>
+                  <td>{fmtTime(k.validFrom)}</td>
+                  <td>{k.validTo ? fmtTime(k.validTo) : 'current'}</td>
+                </tr>
               ))}
             </tbody>
           </table>

@@ -12,7 +12,14 @@ interface TerminalForm {
   credentialRef: string;
   defaultPolicy: string;
 }
-const blank: TerminalForm = { terminalNumber: '', label: '', provider: 'hyp', endpointUrl: '', credentialRef: '', defaultPolicy: '{"allowUnscoped": false, "allowed": []}' };
+const blank: TerminalForm = {
+  terminalNumber: '',
+  label: '',
+  provider: 'hyp',
+  endpointUrl: '',
+  credentialRef: '',
+  defaultPolicy: '{"allowUnscoped": false, "allowed": []}',
+};
 
 /** Terminals: provider, endpoint, credential reference (a path, never a secret), default policy. */
 export function TerminalsScreen() {
@@ -27,7 +34,18 @@ export function TerminalsScreen() {
   const open = (t: Terminal | 'new') => {
     setEditing(t);
     setProblem(null);
-    setForm(t === 'new' ? blank : { terminalNumber: t.terminalNumber, label: t.label, provider: t.provider, endpointUrl: t.endpointUrl, credentialRef: t.credentialRef, defaultPolicy: JSON.stringify(t.defaultPolicy) });
+    setForm(
+      t === 'new'
+        ? blank
+        : {
+            terminalNumber: t.terminalNumber,
+            label: t.label,
+            provider: t.provider,
+            endpointUrl: t.endpointUrl,
+            credentialRef: t.credentialRef,
+            defaultPolicy: JSON.stringify(t.defaultPolicy),
+          },
+    );
   };
   const save = async (e: FormEvent) => {
     e.preventDefault();
@@ -71,24 +89,58 @@ export function TerminalsScreen() {
       <h1>Terminals</h1>
       {isAdmin && editing === null && (
         <div className="actions">
-          <Button className="button primary" onPress={() => open('new')}>New terminal</Button>
+          <Button className="button primary" onPress={() => open('new')}>
+            New terminal
+          </Button>
         </div>
       )}
-      {notice && <p role="status" className="notice">{notice}</p>}
+      {notice && (
+        <p role="status" className="notice">
+          {notice}
+        </p>
+      )}
       <ProblemAlert problem={editing === null ? problem : null} />
       {editing !== null && (
         <section aria-labelledby="edit-h">
           <h2 id="edit-h">{editing === 'new' ? 'New terminal' : `Edit terminal ${editing.terminalNumber}`}</h2>
           <Form className="filters" onSubmit={save} aria-label="Terminal">
-            {editing === 'new' && <Field label="Terminal number" name="terminalNumber" value={form.terminalNumber} onChange={set('terminalNumber')} placeholder="10 digits" isRequired />}
+            {editing === 'new' && (
+              <Field
+                label="Terminal number"
+                name="terminalNumber"
+                value={form.terminalNumber}
+                onChange={set('terminalNumber')}
+                placeholder="10 digits"
+                isRequired
+              />
+            )}
             <Field label="Label" name="label" value={form.label} onChange={set('label')} isRequired />
             <Field label="Provider" name="provider" value={form.provider} onChange={set('provider')} />
-            <Field label="Endpoint URL" name="endpointUrl" value={form.endpointUrl} onChange={set('endpointUrl')} placeholder="https://pay.hyp.co.il/p/" isRequired />
-            <Field label="Credential reference" name="credentialRef" value={form.credentialRef} onChange={set('credentialRef')} placeholder="hyp/0882819014" description="A path in the secret store, never the credentials themselves." isRequired />
+            <Field
+              label="Endpoint URL"
+              name="endpointUrl"
+              value={form.endpointUrl}
+              onChange={set('endpointUrl')}
+              placeholder="https://pay.hyp.co.il/p/"
+              isRequired
+            />
+            <Field
+              label="Credential reference"
+              name="credentialRef"
+              value={form.credentialRef}
+              onChange={set('credentialRef')}
+              placeholder="hyp/0882819014"
+              description="A path in the secret store, never the credentials themselves."
+              isRequired
+            />
             <Field label="Default policy (JSON)" name="defaultPolicy" value={form.defaultPolicy} onChange={set('defaultPolicy')} multiline />
             <div className="actions">
-              <Button type="submit" className="button primary">Save terminal</Button>
-              <Button className="button" onPress={() => setEditing(null)}>Cancel</Button>
+              <Button type="submit" className="button primary">
+                Save terminal
+              </Button>
+              <Button className="button" onPress={() => setEditing(null)}>
+                Cancel
+              </Button>
             </div>
           </Form>
           <ProblemAlert problem={problem} />
@@ -96,15 +148,25 @@ export function TerminalsScreen() {
       )}
       <ProblemAlert problem={error} />
       {loading && !data && <Loading what="terminals" />}
-      {data && data.items.length === 0 && <Empty><p>No terminal yet. {isAdmin ? 'Add one with “New terminal”.' : 'An admin adds them.'}</p></Empty>}
+      {data && data.items.length === 0 && (
+        <Empty>
+          <p>No terminal yet. {isAdmin ? 'Add one with “New terminal”.' : 'An admin adds them.'}</p>
+        </Empty>
+      )}
       {data && data.items.length > 0 && (
         <div className="table-wrap">
           <table className="table">
             <caption className="sr-only">Terminals</caption>
             <thead>
               <tr>
-                <th scope="col">Terminal</th><th scope="col">Label</th><th scope="col">Provider</th><th scope="col">Endpoint</th>
-                <th scope="col">Credential reference</th><th scope="col">Status</th><th scope="col">Default policy</th><th scope="col">Provider configuration</th>
+                <th scope="col">Terminal</th>
+                <th scope="col">Label</th>
+                <th scope="col">Provider</th>
+                <th scope="col">Endpoint</th>
+                <th scope="col">Credential reference</th>
+                <th scope="col">Status</th>
+                <th scope="col">Default policy</th>
+                <th scope="col">Provider configuration</th>
                 {isAdmin && <th scope="col">Actions</th>}
               </tr>
             </thead>
@@ -115,17 +177,31 @@ export function TerminalsScreen() {
                   <td>{t.label}</td>
                   <td>{t.provider}</td>
                   <td className="wrap">{t.endpointUrl}</td>
-                  <td><code>{t.credentialRef}</code></td>
-                  <td><StatusBadge status={t.enabled ? 'enabled' : 'disabled'} /></td>
-                  <td><code className="wrap">{JSON.stringify(t.defaultPolicy)}</code></td>
-                  <td><code className="wrap">{t.providerConfig ? JSON.stringify(t.providerConfig) : '—'}</code></td>
+                  <td>
+                    <code>{t.credentialRef}</code>
+                  </td>
+                  <td>
+                    <StatusBadge status={t.enabled ? 'enabled' : 'disabled'} />
+                  </td>
+                  <td>
+                    <code className="wrap">{JSON.stringify(t.defaultPolicy)}</code>
+                  </td>
+                  <td>
+                    <code className="wrap">{t.providerConfig ? JSON.stringify(t.providerConfig) : '—'}</code>
+                  </td>
                   {isAdmin && (
                     <td>
                       <div className="row-actions">
-                      <Button className="button small" onPress={() => open(t)} aria-label={`Edit terminal ${t.terminalNumber}`}>Edit</Button>
-                      <Button className="button small" onPress={() => void toggle(t)} aria-label={`${t.enabled ? 'Disable' : 'Enable'} terminal ${t.terminalNumber}`}>
-                        {t.enabled ? 'Disable' : 'Enable'}
-                      </Button>
+                        <Button className="button small" onPress={() => open(t)} aria-label={`Edit terminal ${t.terminalNumber}`}>
+                          Edit
+                        </Button>
+                        <Button
+                          className="button small"
+                          onPress={() => void toggle(t)}
+                          aria-label={`${t.enabled ? 'Disable' : 'Enable'} terminal ${t.terminalNumber}`}
+                        >
+                          {t.enabled ? 'Disable' : 'Enable'}
+                        </Button>
                       </div>
                     </td>
                   )}

@@ -18,7 +18,15 @@ export function ensureConsoleBuilt(): void {
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
@@ -76,6 +84,14 @@ export async function devSignIn(page: Page, url: string, roles: Array<'admin' | 
   await page.getByRole('navigation', { name: 'Console' }).waitFor();
 }
 
+/** The audit event ids of the explorer's rows, top to bottom. */
+export async function shownEventIds(page: Page): Promise<string[]> {
+  const rows = page.locator('[data-event-id]');
+  const ids: string[] = [];
+  for (let i = 0, n = await rows.count(); i < n; i++) ids.push((await rows.nth(i).getAttribute('data-event-id')) ?? '');
+  return ids;
+}
+
 export async function navLinks(page: Page): Promise<string[]> {
   return page.getByRole('navigation', { name: 'Console' }).getByRole('link').allInnerTexts();
 }
@@ -86,10 +102,16 @@ const AXE_SOURCE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
 export async function seriousViolations(page: Page): Promise<string[]> {
   // Evaluated through the DevTools protocol: the page's CSP (rightly) forbids injected inline scripts.
   await page.evaluate(AXE_SOURCE);
-  const result = (await page.evaluate("axe.run(document, { resultTypes: ['violations'] })")) as {
-    violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }>;
-  };
+  const result = await page.evaluate<{ violations: Array<{ id: string; impact: string; help: string; nodes: Array<{ target: string[] }> }> }>(
+    "axe.run(document, { resultTypes: ['violations'] })",
+  );
   return result.violations
     .filter((v) => v.impact === 'serious' || v.impact === 'critical')
-    .map((v) => `${v.impact} ${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')})`);
+    .map(
+      (v) =>
+        `${v.impact} ${v.id}: ${v.help} (${v.nodes
+          .map((n) => n.target.join(' '))
+          .slice(0, 3)
+          .join(', ')})`,
+    );
 }
