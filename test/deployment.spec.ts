@@ -823,6 +823,17 @@ describe('deployment artefacts (checked statically: no Docker engine or cluster 
     expect(dev).toContain('src/embedded/run-embedded.ts');
   }, 60_000);
 
+  it('the image carries the operator console, built from console/ in the build stage', () => {
+    const stages = DOCKERFILE.split(/^FROM /m).slice(1);
+    const build = stages.find((st) => /AS build/.test(st)) ?? '';
+    const final = stages[stages.length - 1] ?? '';
+    expect(build).toMatch(/^COPY console \.\/console$/m);
+    expect(build).toMatch(/npm ci --prefix console && npm run --prefix console build/);
+    expect(final).toMatch(/^COPY --from=build \/app\/console\/dist \.\/console\/dist$/m);
+    // Where the broker looks for it by default (the image's working directory is /app).
+    expect(configSchema.parse({}).CONSOLE_DIST_DIR).toBe('./console/dist');
+  });
+
   it('no committed file under docker/ carries a secret', () => {
     const files = readdirSync(DOCKER, { recursive: true, encoding: 'utf8' })
       .map((f) => `docker/${f}`)
