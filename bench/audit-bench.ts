@@ -9,7 +9,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { encodeCursor } from '../src/audit/query/audit-cursor';
@@ -151,6 +151,7 @@ async function waitForSeals(db: AuditBenchDb, lastId: string): Promise<number> {
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'psb-audit-bench-'));
   log(`creating database, seeding ${EVENTS} events`);
+  const loadAtStart = loadavg()[0];
   const db = await createAuditBenchDb();
   let broker: Proc | undefined;
   try {
@@ -240,6 +241,8 @@ async function main(): Promise<void> {
 
     writeSection({
       insert,
+      // What else ran on the machine meanwhile: figures of runs under different load do not compare.
+      load: `${loadAtStart.toFixed(1)} at the start, ${loadavg()[0].toFixed(1)} at the end (1-minute load average, ${cpus().length} cores)`,
       machine: `${cpus().length} × ${cpus()[0]?.model.trim() ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
       events: EVENTS,
       tableSize: sizeRows[0].size,
@@ -268,7 +271,7 @@ async function insertCost(db: AuditBenchDb, at: Date): Promise<{ parentUs: numbe
   const batch = 500;
   const rounds = 40;
   const columns = (n: number): unknown[][] => {
-    const cols: unknown[][] = Array.from({ length: AUDIT_COLUMNS }, () => new Array(batch));
+    const cols: unknown[][] = Array.from({ length: AUDIT_COLUMNS }, () => new Array<unknown>(batch));
     for (let i = 0; i < batch; i++) {
       const row = toAuditRow({
         action: 'session.issued', outcome: 'issued', actorType: 'device', actorId: `bench-${n}-${i}`, terminalNumber: terminalNumber(i),
@@ -306,6 +309,7 @@ function deviceId(i: number): string {
 }
 
 interface Results {
+  load: string;
   insert: { parentUs: number; partitionUs: number; partition: string };
   machine: string;
   events: number;
@@ -322,6 +326,7 @@ interface Results {
 interface RunSummary {
   label: string;
   date: string;
+  load?: string;
   tableSize: string;
   worstP95: number;
   slowestExport: number;
@@ -342,6 +347,7 @@ function comparison(runs: RunSummary[]): string[] {
     `| figure | ${runs.map((r) => `${r.label} (${r.date.slice(0, 10)})`).join(' | ')} | target |`,
     `| --- | ${runs.map(() => '---').join(' | ')} | --- |`,
     row('table with indexes', (r) => r.tableSize),
+    row('machine load during the run', (r) => r.load ?? 'not recorded'),
     row('worst p95 of the page queries', (r) => `${f(r.worstP95)} ms`, '< 50 ms'),
     ...pageLabels.map((l) => row(`p95: ${l}`, (r) => (l in r.pagesP95 ? `${f(r.pagesP95[l])} ms` : '—'))),
     row('slowest export', (r) => `${f(r.slowestExport, 0)} rows/s`, '≥ 100,000 rows/s'),
@@ -361,7 +367,7 @@ function writeSection(r: Results): void {
   const file = join(__dirname, '..', '..', 'BENCHMARKS.md');
   const worstPage = Math.max(...r.pages.map((p) => p.p95));
   const slowestExport = Math.min(...r.exports.map((e) => e.rowsPerSecond));
-  let text = '';
+  let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {
@@ -373,6 +379,7 @@ function writeSection(r: Results): void {
   const summary: RunSummary = {
     label,
     date: new Date().toISOString(),
+    load: r.load,
     tableSize: r.tableSize,
     worstP95: worstPage,
     slowestExport,
@@ -399,7 +406,7 @@ function writeSection(r: Results): void {
     '### Latest run',
     '',
     `Command: \`npm run bench:audit\` (written by the run itself, ${new Date().toISOString()}).`,
-    `Machine: ${r.machine}; the bench client, the broker and Postgres share it.`,
+    `Machine: ${r.machine}; the bench client, the broker and Postgres share it. Load: ${r.load}.`,
     `Data: ${r.events.toLocaleString('en')} synthetic events seeded with \`generate_series\` in ${f(r.seedSeconds, 0)} s ` +
       `(${r.tableSize} with indexes): two per request over 200 terminals and 1,000 devices, 94 % issued, 3.5 % failed ` +
       '(303/405/455/456/457), 2.5 % denied. Broker: compiled (`dist/src/main.js`, `LOG_LEVEL=warn`, `NODE_ENV=test` because ' +

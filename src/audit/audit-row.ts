@@ -113,7 +113,9 @@ export function toAuditRow(e: AuditEventInput): AuditRow {
 
 // Postgres text cannot hold NUL (22021) and jsonb refuses a lone surrogate escape (22P02); neither
 // carries meaning in an audit record, so both are dropped. A well-formed surrogate pair is kept.
+// eslint-disable-next-line no-control-regex -- NUL is exactly what must be matched
 const UNWRITABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+// eslint-disable-next-line no-control-regex -- as above
 const UNWRITABLE_TEST = /\u0000|[\uD800-\uDFFF]/;
 
 /** `value` without NUL characters and lone UTF-16 surrogates. */

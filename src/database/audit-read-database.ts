@@ -74,16 +74,16 @@ export class AuditReadDatabase {
         ),
     };
     if (options.registry) {
-      const self = this;
-      this.lagGauge = new Gauge({
+      const gauge: Gauge = new Gauge({
         name: 'broker_audit_replica_lag_seconds',
         help: 'Replay lag of the audit read replica (AUDIT_READ_DATABASE_URL) at its last check; -1 when unreachable',
         registers: [options.registry],
-        async collect() {
-          const state = await self.check().catch(() => ({ reachable: false, replayLagMs: null }));
-          this.set(state.reachable && state.replayLagMs !== null ? state.replayLagMs / 1000 : -1);
+        collect: async () => {
+          const state = await this.check().catch(() => ({ reachable: false, replayLagMs: null }));
+          gauge.set(state.reachable && state.replayLagMs !== null ? state.replayLagMs / 1000 : -1);
         },
       });
+      this.lagGauge = gauge;
     }
   }
 

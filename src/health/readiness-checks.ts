@@ -69,10 +69,12 @@ export class ReadinessChecks {
     );
   }
 
-  async gateways(): Promise<HealthIndicatorResult> {
+  gateways(): Promise<HealthIndicatorResult> {
     const check = this.indicators.check('gateways');
     const states = this.resilience.states();
     const open = states.filter((s) => s.state === 'open').map((s) => s.origin);
-    return open.length === 0 ? check.up({ breakers: states }) : check.down({ breakers: states, message: `circuit open for ${open.join(', ')}` });
+    return Promise.resolve(
+      open.length === 0 ? check.up({ breakers: states }) : check.down({ breakers: states, message: `circuit open for ${open.join(', ')}` }),
+    );
   }
 }
