@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { ZodValidationPipe } from 'nestjs-zod';
 import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
 import { AdminModule } from './admin/admin.module';
@@ -54,7 +55,11 @@ export class AppModule {
         ...(config.BOOTSTRAP_ENROLLMENT ? [BootstrapModule] : []),
         ConsoleModule.forRoot(config),
       ],
-      providers: [{ provide: APP_FILTER, useClass: ProblemDetailsFilter }],
+      providers: [
+        { provide: APP_FILTER, useClass: ProblemDetailsFilter },
+        // Every body, query and path DTO made with createZodDto is checked against its zod schema.
+        { provide: APP_PIPE, useClass: ZodValidationPipe },
+      ],
     };
   }
 }

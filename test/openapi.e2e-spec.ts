@@ -14,8 +14,11 @@ type Doc = {
   components?: { securitySchemes?: Record<string, unknown> };
 };
 
-/** Served by the Swagger module itself, not by a controller. */
-const DOCUMENTATION_ROUTES = /^\/(docs|openapi\.json)(\/|$)/;
+/**
+ * Served by the Swagger module itself, or the console's static web app (its files and config.json,
+ * registered on Fastify by src/console/console-static.ts): not API operations.
+ */
+const DOCUMENTATION_ROUTES = /^\/(docs|openapi\.json|console)(\/|\*|$)/;
 
 describe('OpenAPI document', () => {
   let h: BrokerHarness;

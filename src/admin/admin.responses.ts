@@ -1,13 +1,13 @@
+import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
-import type { DeviceRecord } from '../devices/device.repository';
+import { nullableString } from '../http/openapi';
 import { scopePolicySchema } from '../policy/scope-policy';
-import type { RotatedKey } from './devices.service';
-import type { Page } from './page';
-import type { TerminalRecord } from './terminal-admin.repository';
 
 /**
- * Response bodies of the admin API, for the OpenAPI document. The type assertions at the bottom
- * fail the build if a record and its documented schema drift apart.
+ * Response bodies of the admin API, for the OpenAPI document. The routes declare them with
+ * nestjs-zod's ZodResponse, which fails the build if what a route returns drifts from its schema.
+ * `codec: true` documents the input side of each schema: a stored policy is the request schema's,
+ * whose canonicalizing transforms JSON Schema cannot show as output (and they change no shape).
  */
 /** The stored policy, already canonical: it passes the request schema, which documents it best. */
 const policy = scopePolicySchema;
@@ -41,13 +41,13 @@ export const deviceRecordSchema = z.object({
         alg: z.string(),
         publicJwk: z.record(z.string(), z.unknown()),
         createdAt: z.string(),
-        expiresAt: z.string().nullable().describe('Set when rotated out; the key verifies until then'),
+        expiresAt: nullableString().describe('Set when rotated out; the key verifies until then'),
       }),
     )
     .describe('Newest first'),
-  lastSeenAt: z.string().nullable().describe('Last authenticated request, written in batches (up to DEVICE_LIVENESS_FLUSH_MS behind); null: never seen'),
-  lastIp: z.string().nullable().describe('Client address of that request'),
-  softwareVersion: z.string().nullable().describe("The last `sv` claim of the device's JWTs (1-64 visible ASCII); null: never reported"),
+  lastSeenAt: nullableString().describe('Last authenticated request, written in batches (up to DEVICE_LIVENESS_FLUSH_MS behind); null: never seen'),
+  lastIp: nullableString().describe('Client address of that request'),
+  softwareVersion: nullableString().describe("The last `sv` claim of the device's JWTs (1-64 visible ASCII); null: never reported"),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
@@ -64,10 +64,8 @@ export const rotatedKeySchema = z.object({
   device: deviceRecordSchema,
 });
 
-/** Compile-time only: each record is assignable to its schema's type and back. */
-export const documentedShapes = {
-  terminal: [(x: TerminalRecord): z.infer<typeof terminalRecordSchema> => x, (x: z.infer<typeof terminalRecordSchema>): TerminalRecord => x],
-  device: [(x: DeviceRecord): z.infer<typeof deviceRecordSchema> => x, (x: z.infer<typeof deviceRecordSchema>): DeviceRecord => x],
-  page: [(x: Page<DeviceRecord>): z.infer<typeof devicePageSchema> => x, (x: z.infer<typeof devicePageSchema>): Page<DeviceRecord> => x],
-  rotated: [(x: RotatedKey): z.infer<typeof rotatedKeySchema> => x, (x: z.infer<typeof rotatedKeySchema>): RotatedKey => x],
-};
+export class TerminalRecordDto extends createZodDto(terminalRecordSchema, { codec: true }) {}
+export class TerminalPageDto extends createZodDto(terminalPageSchema, { codec: true }) {}
+export class DeviceRecordDto extends createZodDto(deviceRecordSchema, { codec: true }) {}
+export class DevicePageDto extends createZodDto(devicePageSchema, { codec: true }) {}
+export class RotatedKeyDto extends createZodDto(rotatedKeySchema, { codec: true }) {}

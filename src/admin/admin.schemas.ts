@@ -1,5 +1,6 @@
+import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
-import { devicePublicKeySchema } from '../devices/device-enrollment';
+import { devicePublicKeySchema, enrollDeviceSchema } from '../devices/device-enrollment';
 import { PROVIDERS } from '../gateways/providers';
 import { scopePolicySchema } from '../policy/scope-policy';
 import { TERMINAL_NUMBER } from '../terminals/terminal';
@@ -102,8 +103,22 @@ export const rotateKeySchema = z.strictObject({
 });
 export type RotateKey = z.infer<typeof rotateKeySchema>;
 
-export const terminalNumberParam = terminalNumber;
+export const terminalNumberParam = terminalNumber.describe('10 digits');
 export const deviceIdParam = z.uuid({ message: 'must be a device id (UUID)' });
+
+/*
+ * The DTOs the routes declare: nestjs-zod's pipe validates with their schema (a failure is the
+ * 400 problem+json, problem-details.ts) and the OpenAPI document is generated from the same schema.
+ */
+export class EnrollDeviceBody extends createZodDto(enrollDeviceSchema) {}
+export class CreateTerminalBody extends createZodDto(createTerminalSchema) {}
+export class UpdateTerminalBody extends createZodDto(updateTerminalSchema) {}
+export class ListTerminalsQuery extends createZodDto(listTerminalsSchema) {}
+export class ListDevicesQuery extends createZodDto(listDevicesSchema) {}
+export class UpdateDeviceBody extends createZodDto(updateDeviceSchema) {}
+export class RotateKeyBody extends createZodDto(rotateKeySchema) {}
+export class TerminalNumberParams extends createZodDto(z.object({ terminalNumber: terminalNumberParam })) {}
+export class DeviceIdParams extends createZodDto(z.object({ deviceId: deviceIdParam })) {}
 
 /** `{a, b?}` from a provider's configSchema, for the OpenAPI description; `{}` when it has none. */
 function describeFields(schema: z.ZodType): string {

@@ -2,29 +2,19 @@ import { Body, Controller, Get, Header, HttpCode, Param, Patch, Post, Query, Req
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { auditOrigin } from '../http/audit-origin';
-import { ApiProblems, ApiZodBody, ApiZodParam, ApiZodQuery, ApiZodResponse } from '../http/openapi';
-import { ZodBodyPipe } from '../http/zod-body.pipe';
+import { ZodResponse } from 'nestjs-zod';
+import { ApiProblems } from '../http/openapi';
 import { CurrentOperator } from '../operators/current-operator.decorator';
 import type { OperatorPrincipal } from '../operators/operator';
 import { OperatorAuthGuard } from '../operators/operator-auth.guard';
 import { RequireRoles } from '../operators/require-roles.decorator';
-import { terminalPageSchema, terminalRecordSchema } from './admin.responses';
-import {
-  type CreateTerminal,
-  createTerminalSchema,
-  type ListTerminals,
-  listTerminalsSchema,
-  terminalNumberParam,
-  type UpdateTerminal,
-  updateTerminalSchema,
-} from './admin.schemas';
+import { TerminalPageDto, TerminalRecordDto } from './admin.responses';
+import { CreateTerminalBody, ListTerminalsQuery, TerminalNumberParams, UpdateTerminalBody } from './admin.schemas';
 import type { Page } from './page';
 import type { TerminalRecord } from './terminal-admin.repository';
 import { TerminalsService } from './terminals.service';
-import { ZodInputPipe } from './zod-params.pipe';
 
 const NUMBER = 'terminalNumber';
-const numberPipe = new ZodInputPipe(terminalNumberParam, 'path');
 
 /** Terminals: admins change them; auditors may read them (read-only review of the configuration). */
 @ApiTags('admin: terminals')
@@ -42,11 +32,10 @@ export class TerminalsController {
     summary: 'Create a terminal (its credentials stay in the secret store: only their path is given)',
     description: "providerConfig: the provider's non-secret fields, checked by its schema; required by providers that have fields (all but hyp).",
   })
-  @ApiZodBody(createTerminalSchema)
-  @ApiZodResponse(201, terminalRecordSchema, 'The terminal')
-  @ApiProblems(400, 409)
+  @ZodResponse({ status: 201, type: TerminalRecordDto, description: 'The terminal' })
+  @ApiProblems(400, 409, 413, 415)
   create(
-    @Body(new ZodBodyPipe(createTerminalSchema)) body: CreateTerminal,
+    @Body() body: CreateTerminalBody,
     @CurrentOperator() operator: OperatorPrincipal,
     @Req() req: FastifyRequest,
   ): Promise<TerminalRecord> {
@@ -57,10 +46,9 @@ export class TerminalsController {
   @RequireRoles('admin', 'auditor')
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'List terminals by number, filtered, one page at a time' })
-  @ApiZodQuery(listTerminalsSchema)
-  @ApiZodResponse(200, terminalPageSchema, 'One page of terminals')
+  @ZodResponse({ status: 200, type: TerminalPageDto, description: 'One page of terminals' })
   @ApiProblems(400)
-  list(@Query(new ZodInputPipe(listTerminalsSchema, 'query')) query: ListTerminals): Promise<Page<TerminalRecord>> {
+  list(@Query() query: ListTerminalsQuery): Promise<Page<TerminalRecord>> {
     return this.terminals.list(query);
   }
 
@@ -68,10 +56,9 @@ export class TerminalsController {
   @RequireRoles('admin', 'auditor')
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'One terminal' })
-  @ApiZodParam(NUMBER, terminalNumberParam, '10 digits')
-  @ApiZodResponse(200, terminalRecordSchema, 'The terminal')
+  @ZodResponse({ status: 200, type: TerminalRecordDto, description: 'The terminal' })
   @ApiProblems(400, 404)
-  get(@Param(NUMBER, numberPipe) terminalNumber: string): Promise<TerminalRecord> {
+  get(@Param() { terminalNumber }: TerminalNumberParams): Promise<TerminalRecord> {
     return this.terminals.get(terminalNumber);
   }
 
@@ -80,13 +67,11 @@ export class TerminalsController {
     summary: 'Change a terminal (the number cannot change)',
     description: 'providerConfig replaces the whole configuration; a change of provider needs one valid for the new provider (or a stored one it accepts).',
   })
-  @ApiZodParam(NUMBER, terminalNumberParam, '10 digits')
-  @ApiZodBody(updateTerminalSchema)
-  @ApiZodResponse(200, terminalRecordSchema, 'The terminal after the change')
-  @ApiProblems(400, 404)
+  @ZodResponse({ status: 200, type: TerminalRecordDto, description: 'The terminal after the change' })
+  @ApiProblems(400, 404, 413, 415)
   update(
-    @Param(NUMBER, numberPipe) terminalNumber: string,
-    @Body(new ZodBodyPipe(updateTerminalSchema)) body: UpdateTerminal,
+    @Param() { terminalNumber }: TerminalNumberParams,
+    @Body() body: UpdateTerminalBody,
     @CurrentOperator() operator: OperatorPrincipal,
     @Req() req: FastifyRequest,
   ): Promise<TerminalRecord> {
@@ -96,20 +81,18 @@ export class TerminalsController {
   @Post(`:${NUMBER}/disable`)
   @HttpCode(200)
   @ApiOperation({ summary: 'Disable a terminal: no session is issued for it until enabled again' })
-  @ApiZodParam(NUMBER, terminalNumberParam, '10 digits')
-  @ApiZodResponse(200, terminalRecordSchema, 'The terminal, disabled')
+  @ZodResponse({ status: 200, type: TerminalRecordDto, description: 'The terminal, disabled' })
   @ApiProblems(400, 404)
-  disable(@Param(NUMBER, numberPipe) terminalNumber: string, @CurrentOperator() operator: OperatorPrincipal, @Req() req: FastifyRequest): Promise<TerminalRecord> {
+  disable(@Param() { terminalNumber }: TerminalNumberParams, @CurrentOperator() operator: OperatorPrincipal, @Req() req: FastifyRequest): Promise<TerminalRecord> {
     return this.terminals.setEnabled(terminalNumber, false, operator, auditOrigin(req));
   }
 
   @Post(`:${NUMBER}/enable`)
   @HttpCode(200)
   @ApiOperation({ summary: 'Enable a terminal again' })
-  @ApiZodParam(NUMBER, terminalNumberParam, '10 digits')
-  @ApiZodResponse(200, terminalRecordSchema, 'The terminal, enabled')
+  @ZodResponse({ status: 200, type: TerminalRecordDto, description: 'The terminal, enabled' })
   @ApiProblems(400, 404)
-  enable(@Param(NUMBER, numberPipe) terminalNumber: string, @CurrentOperator() operator: OperatorPrincipal, @Req() req: FastifyRequest): Promise<TerminalRecord> {
+  enable(@Param() { terminalNumber }: TerminalNumberParams, @CurrentOperator() operator: OperatorPrincipal, @Req() req: FastifyRequest): Promise<TerminalRecord> {
     return this.terminals.setEnabled(terminalNumber, true, operator, auditOrigin(req));
   }
 }

@@ -4,13 +4,13 @@ import { Body, Controller, Header, HttpCode, Post, Req } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
 import { sign } from 'jsonwebtoken';
+import { ZodValidationPipe } from 'nestjs-zod';
 import { z } from 'zod';
 import { AuditTrail } from '../audit/audit-trail';
 import { ConflictError } from '../common/errors';
 import { AppConfig } from '../config/app-config';
 import { LOCAL_OPERATOR_ISSUER, type Config } from '../config/config.schema';
 import { auditOrigin } from '../http/audit-origin';
-import { ZodBodyPipe } from '../http/zod-body.pipe';
 import { ensureLocalOperatorKey } from '../operators/local-operator-key';
 import { OPERATOR_ROLES } from '../operators/operator';
 
@@ -51,7 +51,7 @@ export class DevTokenController {
   @Post('dev-token')
   @HttpCode(201)
   @Header('cache-control', 'no-store')
-  async mint(@Body(new ZodBodyPipe(devTokenSchema)) body: DevTokenRequest, @Req() req: FastifyRequest): Promise<DevToken> {
+  async mint(@Body(new ZodValidationPipe(devTokenSchema)) body: DevTokenRequest, @Req() req: FastifyRequest): Promise<DevToken> {
     const c = this.config.values;
     const key = ensureLocalOperatorKey(c.OPERATOR_LOCAL_KEY_FILE);
     if (!trustsLocalKey(c, key)) {

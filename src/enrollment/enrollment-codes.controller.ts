@@ -1,25 +1,22 @@
 import { Body, Controller, Delete, Get, Header, HttpCode, Param, Post, Query, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
-import { ZodInputPipe } from '../admin/zod-params.pipe';
 import { auditOrigin } from '../http/audit-origin';
-import { ApiProblems, ApiZodBody, ApiZodParam, ApiZodQuery, ApiZodResponse } from '../http/openapi';
-import { ZodBodyPipe } from '../http/zod-body.pipe';
+import { ZodResponse } from 'nestjs-zod';
+import { ApiProblems } from '../http/openapi';
 import { CurrentOperator } from '../operators/current-operator.decorator';
 import type { OperatorPrincipal } from '../operators/operator';
 import { OperatorAuthGuard } from '../operators/operator-auth.guard';
 import { RequireRoles } from '../operators/require-roles.decorator';
 import {
-  type CreateEnrollmentCode,
-  createEnrollmentCodeSchema,
+  CreateEnrollmentCodeBody,
   type CreatedEnrollmentCode,
-  createdEnrollmentCodeSchema,
-  enrollmentCodeIdParam,
-  enrollmentCodePageSchema,
+  CreatedEnrollmentCodeDto,
+  EnrollmentCodeIdParams,
+  EnrollmentCodePageDto,
   type EnrollmentCodeRecord,
-  enrollmentCodeRecordSchema,
-  type ListEnrollmentCodes,
-  listEnrollmentCodesSchema,
+  EnrollmentCodeRecordDto,
+  ListEnrollmentCodesQuery,
 } from './enrollment.schemas';
 import { EnrollmentService } from './enrollment.service';
 
@@ -39,11 +36,10 @@ export class EnrollmentCodesController {
   @HttpCode(201)
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'Create a one-time enrollment code for terminals and a policy; the code is shown in this answer only' })
-  @ApiZodBody(createEnrollmentCodeSchema)
-  @ApiZodResponse(201, createdEnrollmentCodeSchema, 'The code, its QR URL and its record')
-  @ApiProblems(400)
+  @ZodResponse({ status: 201, type: CreatedEnrollmentCodeDto, description: 'The code, its QR URL and its record' })
+  @ApiProblems(400, 413, 415)
   create(
-    @Body(new ZodBodyPipe(createEnrollmentCodeSchema)) body: CreateEnrollmentCode,
+    @Body() body: CreateEnrollmentCodeBody,
     @CurrentOperator() operator: OperatorPrincipal,
     @Req() req: FastifyRequest,
   ): Promise<CreatedEnrollmentCode> {
@@ -54,24 +50,22 @@ export class EnrollmentCodesController {
   @RequireRoles('admin', 'auditor')
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'List enrollment codes (never the codes themselves), newest first' })
-  @ApiZodQuery(listEnrollmentCodesSchema)
-  @ApiZodResponse(200, enrollmentCodePageSchema, 'One page of enrollment codes')
+  @ZodResponse({ status: 200, type: EnrollmentCodePageDto, description: 'One page of enrollment codes' })
   @ApiProblems(400)
-  list(@Query(new ZodInputPipe(listEnrollmentCodesSchema, 'query')) query: ListEnrollmentCodes) {
+  list(@Query() query: ListEnrollmentCodesQuery) {
     return this.enrollment.list(query);
   }
 
   @Delete(`:${ID}`)
   @HttpCode(200)
   @ApiOperation({ summary: 'Revoke an enrollment code: no device can enroll with it any more' })
-  @ApiZodParam(ID, enrollmentCodeIdParam)
-  @ApiZodResponse(200, enrollmentCodeRecordSchema, 'The code, revoked')
+  @ZodResponse({ status: 200, type: EnrollmentCodeRecordDto, description: 'The code, revoked' })
   @ApiProblems(400, 404)
   revoke(
-    @Param(ID, new ZodInputPipe(enrollmentCodeIdParam, 'path')) id: string,
+    @Param() { codeId }: EnrollmentCodeIdParams,
     @CurrentOperator() operator: OperatorPrincipal,
     @Req() req: FastifyRequest,
   ): Promise<EnrollmentCodeRecord> {
-    return this.enrollment.revoke(id, operator, auditOrigin(req));
+    return this.enrollment.revoke(codeId, operator, auditOrigin(req));
   }
 }

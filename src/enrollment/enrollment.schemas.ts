@@ -1,4 +1,6 @@
+import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
+import { nullableString } from '../http/openapi';
 import { devicePublicKeySchema } from '../devices/device-enrollment';
 import { scopePolicySchema } from '../policy/scope-policy';
 import { TERMINAL_NUMBER } from '../terminals/terminal';
@@ -45,7 +47,7 @@ export type RedeemEnrollmentCode = z.infer<typeof redeemEnrollmentCodeSchema>;
 
 export const enrollmentCodeRecordSchema = z.object({
   id: z.uuid(),
-  name: z.string().nullable(),
+  name: nullableString(),
   status: enrollmentCodeStatusSchema,
   terminalNumbers: z.array(z.string()),
   policy: scopePolicySchema.nullable(),
@@ -54,7 +56,7 @@ export const enrollmentCodeRecordSchema = z.object({
   expiresAt: z.string(),
   createdAt: z.string(),
   createdBy: z.string(),
-  revokedAt: z.string().nullable(),
+  revokedAt: nullableString(),
 });
 export type EnrollmentCodeRecord = z.infer<typeof enrollmentCodeRecordSchema>;
 
@@ -78,3 +80,14 @@ export const enrolledDeviceSchema = z.object({
   terminalNumbers: z.array(z.string()),
   audience: z.string().describe('The `aud` the device puts in its JWTs'),
 });
+
+/* DTOs: nestjs-zod validates with their schema and documents it (admin.schemas.ts says more). */
+export class CreateEnrollmentCodeBody extends createZodDto(createEnrollmentCodeSchema) {}
+export class ListEnrollmentCodesQuery extends createZodDto(listEnrollmentCodesSchema) {}
+export class EnrollmentCodeIdParams extends createZodDto(z.object({ codeId: enrollmentCodeIdParam })) {}
+/** Documentation only: the service validates the redemption itself, so a malformed attempt is audited. */
+export class RedeemEnrollmentCodeBody extends createZodDto(redeemEnrollmentCodeSchema) {}
+export class EnrollmentCodeRecordDto extends createZodDto(enrollmentCodeRecordSchema, { codec: true }) {}
+export class CreatedEnrollmentCodeDto extends createZodDto(createdEnrollmentCodeSchema, { codec: true }) {}
+export class EnrollmentCodePageDto extends createZodDto(enrollmentCodePageSchema, { codec: true }) {}
+export class EnrolledDeviceDto extends createZodDto(enrolledDeviceSchema, { codec: true }) {}

@@ -6,7 +6,7 @@ import { createZodDto, ZodResponse } from 'nestjs-zod';
 import { z } from 'zod';
 import { ReadinessChecks } from './readiness-checks';
 
-class LiveDto extends createZodDto(z.object({ status: z.literal('ok') })) {}
+class LiveDto extends createZodDto(z.object({ status: z.literal('ok') }), { codec: true }) {}
 
 /** terminus's body: overall status and each dependency's, by name (the same shape on 200 and 503). */
 const readinessSchema = z.object({
@@ -15,7 +15,7 @@ const readinessSchema = z.object({
   error: z.record(z.string(), z.object({ status: z.string() }).loose()).optional(),
   details: z.record(z.string(), z.object({ status: z.string() }).loose()),
 });
-class ReadinessDto extends createZodDto(readinessSchema) {}
+class ReadinessDto extends createZodDto(readinessSchema, { codec: true }) {}
 
 /** Liveness says the process runs; readiness says which dependency is down, if any (terminus). */
 @ApiTags('operations')

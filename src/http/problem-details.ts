@@ -1,4 +1,7 @@
+import { ZodValidationException } from 'nestjs-zod';
+import { ZodError } from 'zod';
 import { BrokerError, ValidationError } from '../common/errors';
+import { validationErrorOf } from '../common/zod-issues';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 const TYPE_BASE = 'https://pos-session-broker.dev/problems/';
@@ -35,6 +38,11 @@ const GENERIC: Record<number, { code: string; title: string; detail: string }> =
 
 /** Builds the RFC 7807 body for any error; only BrokerError details are trusted to be shown. */
 export function toProblem(error: unknown, requestId: string | undefined): ProblemResponse {
+  // nestjs-zod's pipe validated a body, query or path against its DTO: the same 400 as any other.
+  if (error instanceof ZodValidationException) {
+    const zodError = error.getZodError();
+    if (zodError instanceof ZodError) error = validationErrorOf(zodError);
+  }
   if (error instanceof BrokerError) {
     const body: ProblemDetails = {
       type: TYPE_BASE + error.code,

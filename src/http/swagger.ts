@@ -1,10 +1,16 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
+import { cleanupOpenApiDoc } from 'nestjs-zod';
 
 export const DOCS_PATH = 'docs';
 export const OPENAPI_JSON_PATH = '/openapi.json';
+/** The security scheme of POST /v1/bootstrap/devices: the local bootstrap token, not an operator's. */
+export const BOOTSTRAP_SCHEME = 'bootstrap-token';
 
-/** The OpenAPI document of every route, built from the controllers' decorators. */
+/**
+ * The OpenAPI document of every route, built from the controllers' decorators and the zod DTOs
+ * they validate with (nestjs-zod turns those into the document's schemas in cleanupOpenApiDoc).
+ */
 export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
   const config = new DocumentBuilder()
     .setTitle('pos-session-broker')
@@ -16,8 +22,9 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     .setVersion('1')
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Operator token (roles admin, auditor)' })
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Device token (ES256/EdDSA, own key)' }, 'device-jwt')
+    .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The local bootstrap token (BOOTSTRAP_TOKEN_FILE); development only' }, BOOTSTRAP_SCHEME)
     .build();
-  return SwaggerModule.createDocument(app, config);
+  return cleanupOpenApiDoc(SwaggerModule.createDocument(app, config), { version: '3.0' });
 }
 
 /** Swagger UI at /docs and the JSON document at /openapi.json. */

@@ -1,4 +1,6 @@
+import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
+import { PROVIDERS } from '../gateways/providers';
 import { TERMINAL_NUMBER } from '../terminals/terminal';
 
 /**
@@ -24,10 +26,24 @@ export const sessionRequestSchema = z.strictObject({
         ctx.addIssue({ code: 'custom', message: `must not nest deeper than ${MAX_BODY_DEPTH} levels in the request body` });
       }
     })
-    .optional(),
+    .optional()
+    // The OpenAPI document shows what the issuer checks the scope against: one of the providers' own
+    // scope schemas (the terminal's), each generated from that zod schema.
+    // (propertyNames, from the record's key limit, is not OpenAPI 3.0: left out of the document.)
+    .meta({ anyOf: providerScopesJsonSchema(), propertyNames: undefined }),
 });
 
 export type SessionRequest = z.infer<typeof sessionRequestSchema>;
+/** The body DTO: nestjs-zod validates with sessionRequestSchema and documents it. */
+export class SessionRequestBody extends createZodDto(sessionRequestSchema) {}
+
+function providerScopesJsonSchema(): object[] {
+  return PROVIDERS.map((p) => {
+    const json = z.toJSONSchema(p.scopeSchema as z.ZodType, { io: 'input', target: 'openapi-3.0', unrepresentable: 'any' }) as Record<string, unknown>;
+    delete json.$schema;
+    return { title: `${p.name} scope`, ...json };
+  });
+}
 
 /** Whether objects/arrays in `value` (itself level 1) nest deeper than `max`; iterative, so any depth is safe to ask about. */
 export function nestsDeeperThan(value: unknown, max: number): boolean {

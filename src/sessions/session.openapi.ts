@@ -1,20 +1,18 @@
+import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
-import type { IssuedSession } from './session-issuer';
+import { nullableInt, nullableString } from '../http/openapi';
 
 /** The 201 body of POST /v1/sessions, for the OpenAPI document. */
 export const issuedSessionSchema = z.object({
   sessionId: z.string().describe('The gateway session; handed out once, never logged or stored'),
-  expiresAt: z.string().nullable().describe('null: open until closed'),
-  expiresIn: z.number().int().nullable().describe('Seconds; null: open until closed'),
+  expiresAt: nullableString().describe('null: open until closed'),
+  expiresIn: nullableInt().describe('Seconds; null: open until closed'),
   reusable: z.boolean(),
   provider: z.string().describe("The terminal's gateway provider"),
   terminalNumber: z.string(),
-  scope: z.record(z.string(), z.unknown()).nullable().describe('The scope as validated for the provider'),
+  scope: z.looseObject({}).nullable().meta({ type: 'object' }).describe('The scope as validated for the provider'),
   requestId: z.string(),
 });
 
-/** Compile-time only: the documented schema and the real response agree both ways. */
-export const documentedShapes = [
-  (x: IssuedSession): z.infer<typeof issuedSessionSchema> => x,
-  (x: z.infer<typeof issuedSessionSchema>): IssuedSession => x,
-];
+/** The route declares it with ZodResponse, which fails the build if IssuedSession drifts from it. */
+export class IssuedSessionDto extends createZodDto(issuedSessionSchema, { codec: true }) {}

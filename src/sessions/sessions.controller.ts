@@ -1,12 +1,12 @@
 import { Body, Controller, Delete, Header, Headers, HttpCode, Param, Post, Req, UseGuards } from '@nestjs/common';
 import { ApiBearerAuth, ApiHeader, ApiNoContentResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
+import { ZodResponse } from 'nestjs-zod';
 import { CurrentDevice } from '../devices/current-device.decorator';
 import type { DevicePrincipal } from '../devices/device';
 import { DeviceAuthGuard } from '../devices/device-auth.guard';
 import { auditOrigin } from '../http/audit-origin';
-import { ApiProblems, ApiZodBody, ApiZodResponse } from '../http/openapi';
-import { ZodBodyPipe } from '../http/zod-body.pipe';
+import { ApiProblems } from '../http/openapi';
 import { DeviceRateLimitGuard } from '../rate-limits/rate-limit-guards';
 import { IdempotentIssuance } from '../idempotency/idempotent-issuance';
 import { DependencyUnavailableError, ValidationError } from '../common/errors';
@@ -14,8 +14,8 @@ import { AppConfig } from '../config/app-config';
 import { answeredByDeadline, deadlineOf } from './request-deadline';
 import { SessionCloser } from './session-closer';
 import { IssuedSession, SessionIssuer } from './session-issuer';
-import { SessionRequest, sessionRequestSchema } from './session-request.schema';
-import { issuedSessionSchema } from './session.openapi';
+import { SessionRequestBody } from './session-request.schema';
+import { IssuedSessionDto } from './session.openapi';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 /** Session ids of every provider are visible ASCII; anything else cannot be one of ours. */
@@ -37,13 +37,12 @@ export class SessionsController {
   @Header('cache-control', 'no-store')
   @UseGuards(DeviceAuthGuard, DeviceRateLimitGuard)
   @ApiOperation({ summary: 'A scoped, short-lived gateway session for the calling device (device JWT only)' })
-  @ApiZodBody(sessionRequestSchema)
-  @ApiZodResponse(201, issuedSessionSchema, 'The session (Cache-Control: no-store)')
+  @ZodResponse({ status: 201, type: IssuedSessionDto, description: 'The session (Cache-Control: no-store)' })
   @ApiHeader({ name: 'Idempotency-Key', required: false, description: 'Retry-safe key (1-255 visible ASCII): a retry gets the same session' })
-  @ApiProblems(400, 401, 403, 409, 413, 429, 502, 503, 504)
+  @ApiProblems(400, 401, 403, 409, 413, 415, 429, 502, 503, 504)
   async create(
     @CurrentDevice() device: DevicePrincipal,
-    @Body(new ZodBodyPipe(sessionRequestSchema)) body: SessionRequest,
+    @Body() body: SessionRequestBody,
     @Req() req: FastifyRequest,
     @Headers('idempotency-key') idempotencyKey: string | undefined,
   ): Promise<IssuedSession> {
@@ -72,7 +71,7 @@ export class SessionsController {
   @HttpCode(204)
   @UseGuards(DeviceAuthGuard, DeviceRateLimitGuard)
   @ApiOperation({ summary: 'Close an open-until-closed session (wallet) issued to the calling device; closing twice is not an error' })
-  @ApiParam({ name: 'sessionId', description: 'The sessionId POST /v1/sessions returned (never logged)' })
+  @ApiParam({ name: 'sessionId', description: 'The sessionId POST /v1/sessions returned (never logged)', schema: { type: 'string', minLength: 1, maxLength: 4096 } })
   @ApiNoContentResponse({ description: 'Closed (or already closed)' })
   @ApiProblems(400, 401, 403, 404, 409, 429, 502, 503, 504)
   async close(@CurrentDevice() device: DevicePrincipal, @Param('sessionId') sessionId: string, @Req() req: FastifyRequest): Promise<void> {

@@ -16,6 +16,7 @@ import { TerminalProviderConfigs } from '../../src/sessions/terminal-provider-co
 import type { ScopePolicy } from '../../src/policy/scope-policy';
 import { TerminalRepository } from '../../src/terminals/terminal.repository';
 import { LogCapture } from './log-capture';
+import { recordResponses } from './observed-responses';
 import { createTestDatabase, type TestDatabase } from './test-database';
 
 export const TERMINAL = '0882819014';
@@ -143,6 +144,8 @@ export class BrokerHarness {
       }),
       logDestination: this.logs,
     });
+    // Every response the tests see, for the OpenAPI conformance test (test/openapi-conformance.e2e-spec.ts).
+    recordResponses(this.app.getHttpAdapter().getInstance());
     await this.app.listen({ port: 0, host: '127.0.0.1' });
     const address = this.app.getHttpServer().address();
     if (address === null || typeof address === 'string') throw new Error('no address');

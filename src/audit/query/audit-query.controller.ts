@@ -1,31 +1,26 @@
 import { Body, Controller, Get, Header, HttpCode, Post, Query, Req, Res, UseGuards } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiOperation, ApiProduces, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ZodResponse } from 'nestjs-zod';
 import type { VerifyReport } from '../seal/audit-verifier';
 import { auditOrigin } from '../../http/audit-origin';
 import { ApiProblems } from '../../http/openapi';
-import { ZodBodyPipe } from '../../http/zod-body.pipe';
 import { CurrentOperator } from '../../operators/current-operator.decorator';
 import type { OperatorPrincipal } from '../../operators/operator';
 import { OperatorAuthGuard } from '../../operators/operator-auth.guard';
 import { RequireRoles } from '../../operators/require-roles.decorator';
-import { ApiAuditFilters } from './audit-query.openapi';
 import {
-  type ExportQuery,
-  exportQuerySchema,
-  type ListQuery,
-  listQuerySchema,
-  type SealsQuery,
-  sealsQuerySchema,
-  type SessionLookup,
-  sessionLookupSchema,
-  type StatsQuery,
-  statsQuerySchema,
-  type VerifyQuery,
-  verifyQuerySchema,
-} from './audit-query.schema';
+  CSV_EVENTS,
+  EventPageDto,
+  NDJSON_EVENTS,
+  NDJSON_SEALS,
+  SessionLookupResultDto,
+  SigningKeySetDto,
+  StatsReportDto,
+  VerifyReportDto,
+} from './audit-query.openapi';
+import { ExportQueryDto, ListQueryDto, SealsQueryDto, SessionLookupDto, StatsQueryDto, VerifyQueryDto } from './audit-query.schema';
 import { AuditQueryService, type EventPage, type SessionLookupResult, type SigningKeySet, type StatsReport } from './audit-query.service';
-import { ZodQueryPipe } from './zod-query.pipe';
 
 /**
  * The auditor's read-only window on the trail. Reading it is the auditor role's job alone: an
@@ -37,18 +32,17 @@ import { ZodQueryPipe } from './zod-query.pipe';
 @Controller('v1/audit')
 @UseGuards(OperatorAuthGuard)
 @RequireRoles('auditor')
-@ApiProblems(401, 403, 429)
+@ApiProblems(401, 403, 429, 503)
 export class AuditQueryController {
   constructor(private readonly service: AuditQueryService) {}
 
   @Get('events')
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'Audit events matching the filters, newest first, one keyset page at a time' })
-  @ApiAuditFilters()
-  @ApiQuery({ name: 'limit', required: false, description: 'Events per page, 1-500 (default 50)' })
-  @ApiQuery({ name: 'cursor', required: false, description: 'nextCursor of the previous page (same filters)' })
+  @ZodResponse({ status: 200, type: EventPageDto, description: 'One page of events and the cursor of the next' })
+  @ApiProblems(400)
   list(
-    @Query(new ZodQueryPipe(listQuerySchema)) query: ListQuery,
+    @Query() query: ListQueryDto,
     @CurrentOperator() operator: OperatorPrincipal,
     @Req() req: FastifyRequest,
   ): Promise<EventPage> {
@@ -57,11 +51,10 @@ export class AuditQueryController {
 
   @Get('events/export')
   @ApiOperation({ summary: 'Every event matching the filters as a CSV or NDJSON download, streamed newest first' })
-  @ApiAuditFilters()
-  @ApiQuery({ name: 'format', required: true, enum: ['csv', 'ndjson'] })
-  @ApiProduces('text/csv', 'application/x-ndjson')
+  @ApiResponse({ status: 200, description: 'The download (format=csv or ndjson)', content: { 'text/csv': CSV_EVENTS, 'application/x-ndjson': NDJSON_EVENTS } })
+  @ApiProblems(400)
   async export(
-    @Query(new ZodQueryPipe(exportQuerySchema)) query: ExportQuery,
+    @Query() query: ExportQueryDto,
     @CurrentOperator() operator: OperatorPrincipal,
     @Req() req: FastifyRequest,
     @Res() reply: FastifyReply,
@@ -79,11 +72,10 @@ export class AuditQueryController {
   @Get('stats')
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'Event counts per hour or day by outcome and gateway result, overall or per terminal' })
-  @ApiAuditFilters()
-  @ApiQuery({ name: 'bucket', required: false, enum: ['hour', 'day'], description: 'UTC hours (default; at most 31 days) or days (at most 366)' })
-  @ApiQuery({ name: 'groupBy', required: false, enum: ['overall', 'terminal'] })
+  @ZodResponse({ status: 200, type: StatsReportDto, description: 'Counts per bucket' })
+  @ApiProblems(400)
   stats(
-    @Query(new ZodQueryPipe(statsQuerySchema)) query: StatsQuery,
+    @Query() query: StatsQueryDto,
     @CurrentOperator() operator: OperatorPrincipal,
     @Req() req: FastifyRequest,
   ): Promise<StatsReport> {
@@ -94,9 +86,10 @@ export class AuditQueryController {
   @HttpCode(200)
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'Find the issuance of a sessionId (sent in the body, never in the URL) by its keyed fingerprint' })
-  @ApiBody({ schema: { type: 'object', required: ['sessionId'], properties: { sessionId: { type: 'string' } }, additionalProperties: false } })
+  @ZodResponse({ status: 200, type: SessionLookupResultDto, description: 'The issuance and the events of its request' })
+  @ApiProblems(400, 404, 413, 415)
   lookup(
-    @Body(new ZodBodyPipe(sessionLookupSchema)) body: SessionLookup,
+    @Body() body: SessionLookupDto,
     @CurrentOperator() operator: OperatorPrincipal,
     @Req() req: FastifyRequest,
   ): Promise<SessionLookupResult> {
@@ -108,6 +101,7 @@ export class AuditQueryController {
   @ApiOperation({
     summary: 'Every public key that ever signed seals, as a JWK Set: kid (RFC 7638 thumbprint), alg, use "sig", validFrom, validTo',
   })
+  @ZodResponse({ status: 200, type: SigningKeySetDto, description: 'JWK Set (RFC 7517)' })
   signingKeys(@CurrentOperator() operator: OperatorPrincipal, @Req() req: FastifyRequest): Promise<SigningKeySet> {
     return this.service.signingKeys(operator, auditOrigin(req));
   }
@@ -116,12 +110,10 @@ export class AuditQueryController {
   @ApiOperation({
     summary: 'The seals over [from, to) as NDJSON, oldest first: seq, period, event count, events digest, previous hash, kid, signature',
   })
-  @ApiQuery({ name: 'from', required: false, description: 'ISO-8601 instant; seals whose events reach it or later' })
-  @ApiQuery({ name: 'to', required: false, description: 'ISO-8601 instant; seals whose events start before it' })
-  @ApiProduces('application/x-ndjson')
+  @ApiResponse({ status: 200, description: 'The seals as NDJSON', content: { 'application/x-ndjson': NDJSON_SEALS } })
   @ApiProblems(400)
   async seals(
-    @Query(new ZodQueryPipe(sealsQuerySchema)) query: SealsQuery,
+    @Query() query: SealsQueryDto,
     @CurrentOperator() operator: OperatorPrincipal,
     @Req() req: FastifyRequest,
     @Res() reply: FastifyReply,
@@ -138,10 +130,10 @@ export class AuditQueryController {
   @Get('verify')
   @Header('cache-control', 'no-store')
   @ApiOperation({ summary: 'Recompute the seal chain over [from, to): ok, or the first missing or altered event or seal' })
-  @ApiQuery({ name: 'from', required: false, description: 'ISO-8601 instant; seals whose events reach it or later' })
-  @ApiQuery({ name: 'to', required: false, description: 'ISO-8601 instant; seals whose events start before it' })
+  @ZodResponse({ status: 200, type: VerifyReportDto, description: 'ok, or the first problem' })
+  @ApiProblems(400)
   verify(
-    @Query(new ZodQueryPipe(verifyQuerySchema)) query: VerifyQuery,
+    @Query() query: VerifyQueryDto,
     @CurrentOperator() operator: OperatorPrincipal,
     @Req() req: FastifyRequest,
   ): Promise<VerifyReport> {

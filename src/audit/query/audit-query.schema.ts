@@ -1,3 +1,4 @@
+import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
 
 /** Instants as ISO-8601 with a zone (Z or ±hh:mm); normalised to UTC with milliseconds. */
@@ -8,13 +9,13 @@ const instant = z.iso
 /** The filters every auditor query shares; each narrows the result (AND). */
 export const auditFilterShape = {
   /** occurred_at >= from */
-  from: instant.optional(),
+  from: instant.optional().describe('ISO-8601 instant with zone; occurred_at >= from'),
   /** occurred_at < to */
-  to: instant.optional(),
+  to: instant.optional().describe('ISO-8601 instant with zone; occurred_at < to'),
   /** Events whose actor is this device (refused tokens count under the device they claimed). */
-  deviceId: z.string().min(1).max(128).optional(),
+  deviceId: z.string().min(1).max(128).optional().describe('Events whose actor is this device'),
   terminalNumber: z.string().regex(/^\d{10}$/, 'must be 10 digits').optional(),
-  action: z.string().regex(/^[a-z][a-z0-9._-]{0,63}$/, 'must be an action name such as session.issued').optional(),
+  action: z.string().regex(/^[a-z][a-z0-9._-]{0,63}$/, 'must be an action name such as session.issued').optional().describe('e.g. session.issued, auth.refused'),
   outcome: z.enum(['pending', 'issued', 'denied', 'failed', 'success']).optional(),
   gatewayResult: z.string().regex(/^[0-9A-Za-z_-]{1,16}$/, 'must be a gateway result code such as 457').optional(),
   requestId: z.string().min(1).max(64).optional(),
@@ -31,8 +32,8 @@ export const MAX_PAGE = 500;
 export const listQuerySchema = z
   .strictObject({
     ...auditFilterShape,
-    limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50),
-    cursor: z.string().min(1).max(256).optional(),
+    limit: z.coerce.number().int().min(1).max(MAX_PAGE).default(50).describe('Events per page, 1-500'),
+    cursor: z.string().min(1).max(256).optional().describe('nextCursor of the previous page (same filters)'),
   })
   .refine(rangeInOrder, rangeMessage);
 export type ListQuery = z.infer<typeof listQuerySchema>;
@@ -48,7 +49,7 @@ export const STATS_MAX_SPAN_MS = { hour: 31 * 86_400_000, day: 366 * 86_400_000 
 export const statsQuerySchema = z
   .strictObject({
     ...auditFilterShape,
-    bucket: z.enum(['hour', 'day']).default('hour'),
+    bucket: z.enum(['hour', 'day']).default('hour').describe('UTC hours (at most 31 days) or days (at most 366)'),
     groupBy: z.enum(['overall', 'terminal']).default('overall'),
   })
   .refine(rangeInOrder, rangeMessage);
@@ -73,3 +74,11 @@ export function filtersOf(q: AuditFilters): AuditFilters {
   }
   return f;
 }
+
+/* DTOs: nestjs-zod validates each query and body with its schema and documents it (admin.schemas.ts says more). */
+export class ListQueryDto extends createZodDto(listQuerySchema) {}
+export class ExportQueryDto extends createZodDto(exportQuerySchema) {}
+export class StatsQueryDto extends createZodDto(statsQuerySchema) {}
+export class VerifyQueryDto extends createZodDto(verifyQuerySchema) {}
+export class SealsQueryDto extends createZodDto(sealsQuerySchema) {}
+export class SessionLookupDto extends createZodDto(sessionLookupSchema) {}
