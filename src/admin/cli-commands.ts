@@ -1,5 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { ValidationError } from '../common/errors';
+import { validationErrorOf } from '../common/zod-issues';
 import { createTerminalSchema } from './admin.schemas';
 import type { TerminalRecord } from './terminal-admin.repository';
 import { TerminalsService } from './terminals.service';
@@ -40,8 +41,7 @@ export async function addTerminalFromCli(app: INestApplicationContext, args: Ter
     providerConfig,
   });
   if (!parsed.success) {
-    const errors = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
-    throw new ValidationError(`terminal:add: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
+    throw validationErrorOf(parsed.error, 'terminal:add', [], '');
   }
   return app.get(TerminalsService).createOrUpdate(parsed.data, { subject: `cli:${user}` }, { requestId });
 }

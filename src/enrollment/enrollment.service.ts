@@ -4,6 +4,7 @@ import type { AuditEventInput, AuditOrigin } from '../audit/audit-event';
 import { AuditTransactions } from '../audit/audit-transactions';
 import { AuditTrail } from '../audit/audit-trail';
 import { BrokerError, ConflictError, NotFoundError, ValidationError } from '../common/errors';
+import { validationErrorOf } from '../common/zod-issues';
 import { AppConfig } from '../config/app-config';
 import { DeviceEnrollment } from '../devices/device-enrollment';
 import { devicePublicKey } from '../devices/device-keys';
@@ -120,8 +121,7 @@ export class EnrollmentService {
       // Validated here rather than in a pipe: a malformed attempt must reach the trail too.
       const parsed = redeemEnrollmentCodeSchema.safeParse(raw ?? {});
       if (!parsed.success) {
-        const errors = parsed.error.issues.map((i) => ({ path: i.path.join('.') || '(body)', message: i.message }));
-        throw new ValidationError(`The request body is invalid: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
+        throw validationErrorOf(parsed.error, 'The request body is invalid', [], '(body)');
       }
       const input = parsed.data;
       const reading = readEnrollmentCode(input.code);

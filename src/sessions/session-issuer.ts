@@ -10,6 +10,7 @@ import {
   ForbiddenError,
   ValidationError,
 } from '../common/errors';
+import { validationErrorOf } from '../common/zod-issues';
 import { AppConfig } from '../config/app-config';
 import type { DevicePrincipal } from '../devices/device';
 import { GatewayCall, type CallTally } from '../gateways/gateway-call';
@@ -216,9 +217,7 @@ export class SessionIssuer {
 
     const parsed = provider.spec.scopeSchema.safeParse(request.scope);
     if (!parsed.success) {
-      const errors = parsed.error.issues.map((i) => ({ path: ['scope', ...i.path].join('.'), message: i.message }));
-      const detail = `The scope is invalid for this terminal's provider (${provider.spec.name}): ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`;
-      return deny(new ValidationError(detail, errors), 'scope-invalid');
+      return deny(validationErrorOf(parsed.error, `The scope is invalid for this terminal's provider (${provider.spec.name})`, ['scope']), 'scope-invalid');
     }
     const scope = parsed.data as Record<string, unknown> | undefined;
 

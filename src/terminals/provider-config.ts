@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { ValidationError } from '../common/errors';
+import { validationErrorOf } from '../common/zod-issues';
 import type { GatewayRegistry } from '../gateways/gateway-registry';
 
 /**
@@ -40,8 +41,7 @@ export function checkProviderConfig(gateways: GatewayRegistry, provider: string,
   const parsed = schema.safeParse(config ?? {});
   if (!parsed.success) {
     // zod's messages name expectations and keys, never the values given.
-    const errors = parsed.error.issues.map((i) => ({ path: ['providerConfig', ...i.path.map(String)].join('.'), message: i.message }));
-    throw new ValidationError(`The ${provider} terminal configuration is invalid: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`, errors);
+    throw validationErrorOf(parsed.error, `The ${provider} terminal configuration is invalid`, ['providerConfig']);
   }
   if (typeof parsed.data !== 'object' || parsed.data === null || Array.isArray(parsed.data)) {
     throw new ValidationError(`The ${provider} terminal configuration must be an object.`, [{ path: 'providerConfig', message: 'must be an object' }]);
