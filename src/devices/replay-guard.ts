@@ -101,11 +101,11 @@ export class ReplayGuard implements OnModuleInit, OnModuleDestroy {
 
   private async insert(batch: Claim[]): Promise<boolean[]> {
     // Plain SQL: this runs on every request (see HotPathSql).
-    const inserted = await this.db.sql.query<{ device_id: string; jti: string }>(CLAIM, [
-      batch.map((c) => c.deviceId),
-      batch.map((c) => c.jti),
-      batch.map((c) => c.expiresAt),
-    ], 'device_jti_claim_batch');
+    const inserted = await this.db.sql.query<{ device_id: string; jti: string }>(
+      CLAIM,
+      [batch.map((c) => c.deviceId), batch.map((c) => c.jti), batch.map((c) => c.expiresAt)],
+      'device_jti_claim_batch',
+    );
     const fresh = new Set(inserted.map((r) => `${r.device_id}\u0000${r.jti}`));
     // A jti repeated inside one batch: only its first occurrence is fresh.
     const seen = new Set<string>();

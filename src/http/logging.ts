@@ -61,7 +61,8 @@ export function rememberLoggedUrl(request: FastifyRequest): void {
       secret = true;
       return '[redacted]';
     }
-    return encodeURIComponent(String(params[name] ?? ''));
+    const value = params[name];
+    return encodeURIComponent(typeof value === 'string' ? value : '');
   });
   if (!secret) return;
   const q = request.url.indexOf('?');

@@ -3,14 +3,7 @@ import { Injectable } from '@nestjs/common';
 import type { AuditOrigin } from '../audit/audit-event';
 import { AuditTrail } from '../audit/audit-trail';
 import { SessionFingerprinter } from '../audit/session-fingerprint';
-import {
-  AuditUnavailableError,
-  BrokerError,
-  ConflictError,
-  DependencyUnavailableError,
-  ForbiddenError,
-  NotFoundError,
-} from '../common/errors';
+import { AuditUnavailableError, BrokerError, ConflictError, DependencyUnavailableError, ForbiddenError, NotFoundError } from '../common/errors';
 import { AppConfig } from '../config/app-config';
 import type { DevicePrincipal } from '../devices/device';
 import { GatewayCall, type CallTally } from '../gateways/gateway-call';

@@ -11,7 +11,6 @@ import { REJECTIONS, gatewayRejected } from '../gateways/gateway-rejections';
 import { GatewayResilience } from '../gateways/gateway-resilience';
 import { hypProvider } from '../gateways/hyp/hyp.definition';
 import type { BrokerMetrics } from '../metrics/broker-metrics';
-import type { SecretsProvider } from '../secrets/secrets-provider';
 import type { Terminal } from '../terminals/terminal';
 import type { TerminalDirectory } from '../terminals/terminal-directory';
 import { SessionIssuer } from './session-issuer';
@@ -87,7 +86,7 @@ function setup(options: { terminals?: Terminal[]; audit?: (e: AuditEventInput) =
   const issuer = new SessionIssuer(
     terminals as unknown as TerminalDirectory,
     new GatewayRegistry([{ spec: hypProvider, gateway }]),
-    new GatewayCall(secrets as unknown as SecretsProvider, resilience, config),
+    new GatewayCall(secrets, resilience, config),
     audit as unknown as AuditTrail,
     { fingerprint: (id: string) => `fp(${id})` } as unknown as SessionFingerprinter,
     config,

@@ -3,13 +3,7 @@ import { Injectable } from '@nestjs/common';
 import type { AuditOrigin } from '../audit/audit-event';
 import { AuditTrail } from '../audit/audit-trail';
 import { SessionFingerprinter } from '../audit/session-fingerprint';
-import {
-  AuditUnavailableError,
-  BrokerError,
-  DependencyUnavailableError,
-  ForbiddenError,
-  ValidationError,
-} from '../common/errors';
+import { AuditUnavailableError, BrokerError, DependencyUnavailableError, ForbiddenError, ValidationError } from '../common/errors';
 import { validationErrorOf } from '../common/zod-issues';
 import { AppConfig } from '../config/app-config';
 import type { DevicePrincipal } from '../devices/device';
@@ -234,11 +228,7 @@ export class SessionIssuer {
     }
     // A device without a policy of its own has its terminal's default policy.
     if (!provider.spec.permits(policyPart(device.policy ?? terminal.defaultPolicy, provider), scope)) {
-      return deny(
-        new ForbiddenError('The requested scope is outside the device policy.', 'scope-not-permitted'),
-        'scope-not-permitted',
-        scope ?? null,
-      );
+      return deny(new ForbiddenError('The requested scope is outside the device policy.', 'scope-not-permitted'), 'scope-not-permitted', scope ?? null);
     }
     const gatewayTerminal = { terminalNumber, endpointUrl: terminal.endpointUrl, config: config.data as unknown };
     return { terminal, provider, gatewayTerminal, scope };

@@ -4,7 +4,6 @@ import { TtlCache } from '../common/ttl-cache';
 import { AppConfig } from '../config/app-config';
 import { DatabaseConnection } from '../database/database-connection';
 import { PrismaService } from '../database/prisma.service';
-import type { Prisma } from '../generated/prisma/client';
 import { PROVIDERS } from '../gateways/providers';
 
 interface Stored {
@@ -45,7 +44,7 @@ export class TerminalProviderConfigs {
     const valid = validateProviderConfig(provider, config);
     await this.prisma.terminal.update({
       where: { terminalNumber },
-      data: { provider, providerConfig: valid as Prisma.InputJsonObject },
+      data: { provider, providerConfig: valid },
     });
     this.cache.invalidate(terminalNumber);
   }
