@@ -33,7 +33,10 @@ describe('OpenAPI conformance: every observed response is documented', () => {
     h = await BrokerHarness.start({ BOOTSTRAP_ENROLLMENT: 'true', BOOTSTRAP_TOKEN_FILE: tokenFile, OPERATOR_RATE_LIMIT_PER_MINUTE: '40' });
     bootstrapToken = readFileSync(tokenFile, 'utf8').trim();
     const res = await h.send('GET', '/openapi.json');
-    if (res.status !== 200) throw new Error(`GET /openapi.json: ${res.status} ${res.text} ${h.logs.text.slice(h.logs.text.indexOf(`"stack"`), h.logs.text.indexOf(`"stack"`) + 500)}`);
+    if (res.status !== 200)
+      throw new Error(
+        `GET /openapi.json: ${res.status} ${res.text} ${h.logs.text.slice(h.logs.text.indexOf(`"stack"`), h.logs.text.indexOf(`"stack"`) + 500)}`,
+      );
     doc = res.body as unknown as Doc;
   });
 
@@ -56,7 +59,11 @@ describe('OpenAPI conformance: every observed response is documented', () => {
     await h.post('/v1/sessions', {}, {});
     await h.post('/v1/sessions', 'terminalNumber=1', { authorization: `Bearer ${device.jwt()}`, 'content-type': 'text/plain' }, true);
     await h.post('/v1/sessions', { terminalNumber: TERMINAL, pad: 'x'.repeat(20_000) }, { authorization: `Bearer ${device.jwt()}` });
-    const wallet = await h.post('/v1/sessions', { terminalNumber: WALLET_TERMINAL, scope: { walletId: 'w-0002' } }, { authorization: `Bearer ${walletDevice.jwt()}` });
+    const wallet = await h.post(
+      '/v1/sessions',
+      { terminalNumber: WALLET_TERMINAL, scope: { walletId: 'w-0002' } },
+      { authorization: `Bearer ${walletDevice.jwt()}` },
+    );
     if (typeof wallet.body.sessionId === 'string') {
       await h.send('DELETE', `/v1/sessions/${encodeURIComponent(wallet.body.sessionId)}`, undefined, { authorization: `Bearer ${walletDevice.jwt()}` });
     }
@@ -83,8 +90,18 @@ describe('OpenAPI conformance: every observed response is documented', () => {
     await h.send('POST', `/v1/admin/devices/${id}/revoke`, undefined, admin());
     await h.send('POST', `/v1/admin/devices/${id}/enable`, undefined, admin());
     // Admin: terminals.
-    await h.send('POST', '/v1/admin/terminals', { terminalNumber: '0882819099', label: 'Conformance', endpointUrl: h.sandboxUrl, credentialRef: 'hyp/0882819099' }, admin());
-    await h.send('POST', '/v1/admin/terminals', { terminalNumber: '0882819099', label: 'Conformance', endpointUrl: h.sandboxUrl, credentialRef: 'hyp/0882819099' }, admin());
+    await h.send(
+      'POST',
+      '/v1/admin/terminals',
+      { terminalNumber: '0882819099', label: 'Conformance', endpointUrl: h.sandboxUrl, credentialRef: 'hyp/0882819099' },
+      admin(),
+    );
+    await h.send(
+      'POST',
+      '/v1/admin/terminals',
+      { terminalNumber: '0882819099', label: 'Conformance', endpointUrl: h.sandboxUrl, credentialRef: 'hyp/0882819099' },
+      admin(),
+    );
     await h.send('POST', '/v1/admin/terminals', { terminalNumber: '12' }, admin());
     await h.send('GET', '/v1/admin/terminals', undefined, auditor());
     await h.send('GET', `/v1/admin/terminals/${TERMINAL}`, undefined, auditor());
@@ -105,7 +122,12 @@ describe('OpenAPI conformance: every observed response is documented', () => {
     await h.send('DELETE', `/v1/admin/enrollment-codes/${randomUUID()}`, undefined, admin());
     await h.send('DELETE', '/v1/admin/enrollment-codes/nope', undefined, admin());
     // Bootstrap.
-    await h.send('POST', '/v1/bootstrap/devices', { name: 'boot', publicKey: jwk(), terminalNumbers: [TERMINAL], policy: POLICY }, { authorization: `Bearer ${bootstrapToken}` });
+    await h.send(
+      'POST',
+      '/v1/bootstrap/devices',
+      { name: 'boot', publicKey: jwk(), terminalNumbers: [TERMINAL], policy: POLICY },
+      { authorization: `Bearer ${bootstrapToken}` },
+    );
     await h.send('POST', '/v1/bootstrap/devices', { name: 'boot', publicKey: jwk(), terminalNumbers: [TERMINAL], policy: POLICY }, {});
     await h.send('POST', '/v1/bootstrap/devices', { name: 'boot' }, { authorization: `Bearer ${bootstrapToken}` });
     // Audit.
@@ -133,7 +155,14 @@ describe('OpenAPI conformance: every observed response is documented', () => {
     // One operator over the limit (OPERATOR_RATE_LIMIT_PER_MINUTE above): the 429 of each audit route.
     const limited = { authorization: `Bearer ${h.operatorToken(['auditor'], { subject: 'flood@example.com' })}` };
     for (let i = 0; i < 40; i++) await h.send('GET', '/v1/audit/signing-keys', undefined, limited);
-    for (const path of ['/v1/audit/events', '/v1/audit/events/export?format=csv', '/v1/audit/stats', '/v1/audit/signing-keys', '/v1/audit/seals', '/v1/audit/verify']) {
+    for (const path of [
+      '/v1/audit/events',
+      '/v1/audit/events/export?format=csv',
+      '/v1/audit/stats',
+      '/v1/audit/signing-keys',
+      '/v1/audit/seals',
+      '/v1/audit/verify',
+    ]) {
       await h.send('GET', path, undefined, limited);
     }
     await h.send('POST', '/v1/audit/sessions/lookup', { sessionId: 'x' }, limited);
@@ -212,7 +241,8 @@ describe('OpenAPI conformance: every observed response is documented', () => {
           for (const [type, media] of Object.entries(response.content ?? {})) {
             if (media.schema === undefined || Object.keys(media.schema).length === 0) wrong.push(`${method} ${path} ${status} ${type}: no schema`);
             // Readiness answers terminus's JSON on 503 too (per dependency), as load balancers expect.
-            if (Number(status) >= 400 && type !== 'application/problem+json' && path !== '/health/ready') wrong.push(`${method} ${path} ${status}: ${type}, not problem+json`);
+            if (Number(status) >= 400 && type !== 'application/problem+json' && path !== '/health/ready')
+              wrong.push(`${method} ${path} ${status}: ${type}, not problem+json`);
           }
           if (status === '200' || status === '201') {
             if (response.content === undefined) wrong.push(`${method} ${path} ${status}: no body documented`);
@@ -230,7 +260,8 @@ describe('OpenAPI conformance: every observed response is documented', () => {
   });
 
   it('describes scope as each provider’s allowed values, not an open object', () => {
-    const schemas = (doc.components as { schemas: Record<string, { properties: Record<string, { anyOf?: Array<{ title: string; properties: object }> }> }> }).schemas;
+    const schemas = (doc.components as { schemas: Record<string, { properties: Record<string, { anyOf?: Array<{ title: string; properties: object }> }> }> })
+      .schemas;
     const scope = schemas.SessionRequestBody.properties.scope;
     expect((scope.anyOf ?? []).map((s) => s.title)).toEqual(['hyp scope', 'payroc scope', 'embedded-components scope', 'wallet scope']);
     expect(JSON.stringify(scope.anyOf)).toContain('walletId');

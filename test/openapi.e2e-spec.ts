@@ -64,7 +64,9 @@ describe('OpenAPI document', () => {
       .filter((r) => !DOCUMENTATION_ROUTES.test(r.path))
       .map((r) => `${r.method} ${r.path}`)
       .sort();
-    const documented = specOperations(doc).map((o) => `${o.method} ${o.path}`).sort();
+    const documented = specOperations(doc)
+      .map((o) => `${o.method} ${o.path}`)
+      .sort();
     // Sanity: the route reading works (device, admin, health and bootstrap routes are there).
     expect(served).toEqual(expect.arrayContaining(['post /v1/sessions', 'get /v1/admin/devices', 'get /health/ready', 'post /v1/bootstrap/devices']));
     expect(documented).toEqual(served);

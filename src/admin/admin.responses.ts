@@ -32,7 +32,7 @@ export const deviceRecordSchema = z.object({
   id: z.uuid(),
   name: z.string(),
   status: z.enum(['active', 'disabled', 'revoked']),
-  policy: policy.nullable().describe("null: the default policy of the terminal a session is for"),
+  policy: policy.nullable().describe('null: the default policy of the terminal a session is for'),
   terminalNumbers: z.array(z.string()),
   keys: z
     .array(
@@ -52,8 +52,7 @@ export const deviceRecordSchema = z.object({
   updatedAt: z.string(),
 });
 
-const pageOf = <T extends z.ZodType>(item: T) =>
-  z.object({ items: z.array(item), total: z.number().int(), limit: z.number().int(), offset: z.number().int() });
+const pageOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), total: z.number().int(), limit: z.number().int(), offset: z.number().int() });
 export const terminalPageSchema = pageOf(terminalRecordSchema);
 export const devicePageSchema = pageOf(deviceRecordSchema);
 

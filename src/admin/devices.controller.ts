@@ -31,11 +31,7 @@ export class DevicesController {
   @ApiOperation({ summary: 'Enroll a device with its public key (ES256 or EdDSA), bound to terminals' })
   @ZodResponse({ status: 201, type: DeviceRecordDto, description: 'The device' })
   @ApiProblems(400, 409, 413, 415)
-  enroll(
-    @Body() body: EnrollDeviceBody,
-    @CurrentOperator() operator: OperatorPrincipal,
-    @Req() req: FastifyRequest,
-  ): Promise<DeviceRecord> {
+  enroll(@Body() body: EnrollDeviceBody, @CurrentOperator() operator: OperatorPrincipal, @Req() req: FastifyRequest): Promise<DeviceRecord> {
     return this.devices.enroll(body, operator, auditOrigin(req));
   }
 

@@ -34,11 +34,7 @@ export class TerminalsController {
   })
   @ZodResponse({ status: 201, type: TerminalRecordDto, description: 'The terminal' })
   @ApiProblems(400, 409, 413, 415)
-  create(
-    @Body() body: CreateTerminalBody,
-    @CurrentOperator() operator: OperatorPrincipal,
-    @Req() req: FastifyRequest,
-  ): Promise<TerminalRecord> {
+  create(@Body() body: CreateTerminalBody, @CurrentOperator() operator: OperatorPrincipal, @Req() req: FastifyRequest): Promise<TerminalRecord> {
     return this.terminals.create(body, operator, auditOrigin(req));
   }
 
@@ -83,7 +79,11 @@ export class TerminalsController {
   @ApiOperation({ summary: 'Disable a terminal: no session is issued for it until enabled again' })
   @ZodResponse({ status: 200, type: TerminalRecordDto, description: 'The terminal, disabled' })
   @ApiProblems(400, 404)
-  disable(@Param() { terminalNumber }: TerminalNumberParams, @CurrentOperator() operator: OperatorPrincipal, @Req() req: FastifyRequest): Promise<TerminalRecord> {
+  disable(
+    @Param() { terminalNumber }: TerminalNumberParams,
+    @CurrentOperator() operator: OperatorPrincipal,
+    @Req() req: FastifyRequest,
+  ): Promise<TerminalRecord> {
     return this.terminals.setEnabled(terminalNumber, false, operator, auditOrigin(req));
   }
 
@@ -92,7 +92,11 @@ export class TerminalsController {
   @ApiOperation({ summary: 'Enable a terminal again' })
   @ZodResponse({ status: 200, type: TerminalRecordDto, description: 'The terminal, enabled' })
   @ApiProblems(400, 404)
-  enable(@Param() { terminalNumber }: TerminalNumberParams, @CurrentOperator() operator: OperatorPrincipal, @Req() req: FastifyRequest): Promise<TerminalRecord> {
+  enable(
+    @Param() { terminalNumber }: TerminalNumberParams,
+    @CurrentOperator() operator: OperatorPrincipal,
+    @Req() req: FastifyRequest,
+  ): Promise<TerminalRecord> {
     return this.terminals.setEnabled(terminalNumber, true, operator, auditOrigin(req));
   }
 }

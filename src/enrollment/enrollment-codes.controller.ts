@@ -38,11 +38,7 @@ export class EnrollmentCodesController {
   @ApiOperation({ summary: 'Create a one-time enrollment code for terminals and a policy; the code is shown in this answer only' })
   @ZodResponse({ status: 201, type: CreatedEnrollmentCodeDto, description: 'The code, its QR URL and its record' })
   @ApiProblems(400, 413, 415)
-  create(
-    @Body() body: CreateEnrollmentCodeBody,
-    @CurrentOperator() operator: OperatorPrincipal,
-    @Req() req: FastifyRequest,
-  ): Promise<CreatedEnrollmentCode> {
+  create(@Body() body: CreateEnrollmentCodeBody, @CurrentOperator() operator: OperatorPrincipal, @Req() req: FastifyRequest): Promise<CreatedEnrollmentCode> {
     return this.enrollment.create(body, operator, auditOrigin(req), `${req.protocol}://${req.host}`);
   }
 

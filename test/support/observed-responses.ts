@@ -1,6 +1,6 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 
 /**
@@ -19,8 +19,9 @@ export interface ObservedResponse {
   testPath: string | null;
 }
 
-const DIR = join(tmpdir(), 'psb-observed-responses');
-export const OBSERVED_FILE = join(DIR, `${process.pid}.ndjson`);
+/** OPENAPI_OBSERVED_FILE shares one file across jest runs (record with one, check with the next). */
+export const OBSERVED_FILE = process.env.OPENAPI_OBSERVED_FILE ?? join(tmpdir(), 'psb-observed-responses', `${process.pid}.ndjson`);
+const DIR = dirname(OBSERVED_FILE);
 
 function testPath(): string | null {
   const state = (globalThis as { expect?: { getState?: () => { testPath?: string } } }).expect?.getState?.();

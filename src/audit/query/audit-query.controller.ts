@@ -41,11 +41,7 @@ export class AuditQueryController {
   @ApiOperation({ summary: 'Audit events matching the filters, newest first, one keyset page at a time' })
   @ZodResponse({ status: 200, type: EventPageDto, description: 'One page of events and the cursor of the next' })
   @ApiProblems(400)
-  list(
-    @Query() query: ListQueryDto,
-    @CurrentOperator() operator: OperatorPrincipal,
-    @Req() req: FastifyRequest,
-  ): Promise<EventPage> {
+  list(@Query() query: ListQueryDto, @CurrentOperator() operator: OperatorPrincipal, @Req() req: FastifyRequest): Promise<EventPage> {
     return this.service.list(query, operator, auditOrigin(req));
   }
 
@@ -74,11 +70,7 @@ export class AuditQueryController {
   @ApiOperation({ summary: 'Event counts per hour or day by outcome and gateway result, overall or per terminal' })
   @ZodResponse({ status: 200, type: StatsReportDto, description: 'Counts per bucket' })
   @ApiProblems(400)
-  stats(
-    @Query() query: StatsQueryDto,
-    @CurrentOperator() operator: OperatorPrincipal,
-    @Req() req: FastifyRequest,
-  ): Promise<StatsReport> {
+  stats(@Query() query: StatsQueryDto, @CurrentOperator() operator: OperatorPrincipal, @Req() req: FastifyRequest): Promise<StatsReport> {
     return this.service.stats(query, operator, auditOrigin(req));
   }
 
@@ -88,11 +80,7 @@ export class AuditQueryController {
   @ApiOperation({ summary: 'Find the issuance of a sessionId (sent in the body, never in the URL) by its keyed fingerprint' })
   @ZodResponse({ status: 200, type: SessionLookupResultDto, description: 'The issuance and the events of its request' })
   @ApiProblems(400, 404, 413, 415)
-  lookup(
-    @Body() body: SessionLookupDto,
-    @CurrentOperator() operator: OperatorPrincipal,
-    @Req() req: FastifyRequest,
-  ): Promise<SessionLookupResult> {
+  lookup(@Body() body: SessionLookupDto, @CurrentOperator() operator: OperatorPrincipal, @Req() req: FastifyRequest): Promise<SessionLookupResult> {
     return this.service.lookupSession(body.sessionId, operator, auditOrigin(req));
   }
 
@@ -132,11 +120,7 @@ export class AuditQueryController {
   @ApiOperation({ summary: 'Recompute the seal chain over [from, to): ok, or the first missing or altered event or seal' })
   @ZodResponse({ status: 200, type: VerifyReportDto, description: 'ok, or the first problem' })
   @ApiProblems(400)
-  verify(
-    @Query() query: VerifyQueryDto,
-    @CurrentOperator() operator: OperatorPrincipal,
-    @Req() req: FastifyRequest,
-  ): Promise<VerifyReport> {
+  verify(@Query() query: VerifyQueryDto, @CurrentOperator() operator: OperatorPrincipal, @Req() req: FastifyRequest): Promise<VerifyReport> {
     return this.service.verify(query, operator, auditOrigin(req));
   }
 }

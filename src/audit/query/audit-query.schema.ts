@@ -14,15 +14,24 @@ export const auditFilterShape = {
   to: instant.optional().describe('ISO-8601 instant with zone; occurred_at < to'),
   /** Events whose actor is this device (refused tokens count under the device they claimed). */
   deviceId: z.string().min(1).max(128).optional().describe('Events whose actor is this device'),
-  terminalNumber: z.string().regex(/^\d{10}$/, 'must be 10 digits').optional(),
-  action: z.string().regex(/^[a-z][a-z0-9._-]{0,63}$/, 'must be an action name such as session.issued').optional().describe('e.g. session.issued, auth.refused'),
+  terminalNumber: z
+    .string()
+    .regex(/^\d{10}$/, 'must be 10 digits')
+    .optional(),
+  action: z
+    .string()
+    .regex(/^[a-z][a-z0-9._-]{0,63}$/, 'must be an action name such as session.issued')
+    .optional()
+    .describe('e.g. session.issued, auth.refused'),
   outcome: z.enum(['pending', 'issued', 'denied', 'failed', 'success']).optional(),
-  gatewayResult: z.string().regex(/^[0-9A-Za-z_-]{1,16}$/, 'must be a gateway result code such as 457').optional(),
+  gatewayResult: z
+    .string()
+    .regex(/^[0-9A-Za-z_-]{1,16}$/, 'must be a gateway result code such as 457')
+    .optional(),
   requestId: z.string().min(1).max(64).optional(),
 };
 
-const filterObject = z.strictObject(auditFilterShape);
-export type AuditFilters = z.infer<typeof filterObject>;
+export type AuditFilters = z.infer<z.ZodObject<typeof auditFilterShape>>;
 
 const rangeInOrder = (q: { from?: string; to?: string }) => q.from === undefined || q.to === undefined || q.from < q.to;
 const rangeMessage = { message: '"from" must be before "to"', path: ['from'] };
@@ -38,9 +47,7 @@ export const listQuerySchema = z
   .refine(rangeInOrder, rangeMessage);
 export type ListQuery = z.infer<typeof listQuerySchema>;
 
-export const exportQuerySchema = z
-  .strictObject({ ...auditFilterShape, format: z.enum(['csv', 'ndjson']) })
-  .refine(rangeInOrder, rangeMessage);
+export const exportQuerySchema = z.strictObject({ ...auditFilterShape, format: z.enum(['csv', 'ndjson']) }).refine(rangeInOrder, rangeMessage);
 export type ExportQuery = z.infer<typeof exportQuerySchema>;
 
 /** Longest span one stats request may cover, per bucket size (keeps each answer bounded). */
