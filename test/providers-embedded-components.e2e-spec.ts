@@ -1,7 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { SecretsProvider } from '../src/secrets/secrets-provider';
-import { TerminalProviderConfigs } from '../src/sessions/terminal-provider-config';
-import { BrokerHarness, EMBEDDED_TERMINAL, type TestDevice } from './support/broker-harness';
+import { BrokerHarness, EMBEDDED_TERMINAL, reconfigureTerminal, type TestDevice } from './support/broker-harness';
 
 const BOTH = { allowUnscoped: false, allowed: [], providers: { 'embedded-components': { gateway: true, 'merchant-central': true } } };
 /** Texts of the sandbox's error bodies that stand for Reporting API internals. */
@@ -92,14 +91,13 @@ describe('Embedded-component sessions (Postgres + Reporting API sandbox over HTT
       const events = await h.auditEvents(String(res.body.requestId));
       expect(events.map((e) => e.reason)).toEqual(['scope-not-permitted']);
     }
-    const configs = h.app.get(TerminalProviderConfigs);
-    await configs.set(EMBEDDED_TERMINAL, 'embedded-components', { apis: ['gateway'] });
+    await reconfigureTerminal(h, EMBEDDED_TERMINAL, 'embedded-components', { apis: ['gateway'] });
     try {
       const res = await issue(await device(), { 'merchant-central': true });
       expect(res.status).toBe(403);
       expect((await h.auditEvents(String(res.body.requestId))).map((e) => e.reason)).toEqual(['scope-not-offered']);
     } finally {
-      await configs.set(EMBEDDED_TERMINAL, 'embedded-components', { apis: ['gateway', 'merchant-central'] });
+      await reconfigureTerminal(h, EMBEDDED_TERMINAL, 'embedded-components', { apis: ['gateway', 'merchant-central'] });
     }
     expect(h.embedded.stats.sessions).toBe(before);
   });

@@ -1,8 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SecretsProvider } from '../src/secrets/secrets-provider';
-import { TerminalProviderConfigs } from '../src/sessions/terminal-provider-config';
-import { BrokerHarness, PAYROC_PROCESSING_TERMINAL_ID, PAYROC_TERMINAL, TERMINAL, type TestDevice } from './support/broker-harness';
+import { BrokerHarness, PAYROC_PROCESSING_TERMINAL_ID, PAYROC_TERMINAL, reconfigureTerminal, TERMINAL, type TestDevice } from './support/broker-harness';
 
 const LIB = '1.6.0.172441';
 const SCOPE = { libVersion: LIB };
@@ -203,15 +202,14 @@ describe('Payroc Hosted Fields sessions (Postgres + Payroc sandbox over HTTP)', 
   });
 
   it('maps a real capabilities-missing answer (a terminal without Hosted Fields) to gateway-terminal-not-enabled', async () => {
-    const configs = h.app.get(TerminalProviderConfigs);
-    await configs.set(PAYROC_TERMINAL, 'payroc', { processingTerminalId: '1234002', identityUrl: h.payroc.identityUrl });
+    await reconfigureTerminal(h, PAYROC_TERMINAL, 'payroc', { processingTerminalId: '1234002', identityUrl: h.payroc.identityUrl });
     try {
       const res = await issue(await device());
       expect(res.body).toMatchObject({ status: 502, code: 'gateway-terminal-not-enabled', gatewayResult: '400' });
       expect(res.body.detail).toContain('capabilities-missing');
       expect(res.text).not.toMatch(PAYROC_INTERNALS);
     } finally {
-      await configs.set(PAYROC_TERMINAL, 'payroc', { processingTerminalId: PAYROC_PROCESSING_TERMINAL_ID, identityUrl: h.payroc.identityUrl });
+      await reconfigureTerminal(h, PAYROC_TERMINAL, 'payroc', { processingTerminalId: PAYROC_PROCESSING_TERMINAL_ID, identityUrl: h.payroc.identityUrl });
     }
   });
 

@@ -2,7 +2,6 @@ import { Module } from '@nestjs/common';
 import { DevicesModule } from '../devices/devices.module';
 import { GatewaysModule } from '../gateways/gateways.module';
 import { OperatorsModule } from '../operators/operators.module';
-import { SessionsModule } from '../sessions/sessions.module';
 import { TerminalsModule } from '../terminals/terminals.module';
 import { AdminAudit } from './admin-audit';
 import { DevicesController } from './devices.controller';
@@ -13,8 +12,7 @@ import { TerminalsService } from './terminals.service';
 
 /** The admin API (/v1/admin/...): terminals and devices, for operators with the admin role. */
 @Module({
-  // SessionsModule: for the hot path's TerminalProviderConfigs cache, which terminal changes invalidate.
-  imports: [OperatorsModule, DevicesModule, TerminalsModule, GatewaysModule, SessionsModule],
+  imports: [OperatorsModule, DevicesModule, TerminalsModule, GatewaysModule],
   controllers: [TerminalsController, DevicesController],
   providers: [AdminAudit, TerminalAdminRepository, TerminalsService, DevicesService],
 })

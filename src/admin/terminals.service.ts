@@ -3,7 +3,6 @@ import type { AuditOrigin } from '../audit/audit-event';
 import { ConflictError, NotFoundError, ValidationError } from '../common/errors';
 import { AppConfig } from '../config/app-config';
 import { GatewayRegistry } from '../gateways/gateway-registry';
-import { TerminalProviderConfigs } from '../sessions/terminal-provider-config';
 import { checkProviderConfig } from '../terminals/provider-config';
 import { TerminalDirectory } from '../terminals/terminal-directory';
 import { AdminAudit, changedFields, type AdminActor } from './admin-audit';
@@ -22,7 +21,6 @@ export class TerminalsService {
   constructor(
     private readonly terminals: TerminalAdminRepository,
     private readonly directory: TerminalDirectory,
-    private readonly providerConfigs: TerminalProviderConfigs,
     private readonly gateways: GatewayRegistry,
     private readonly audit: AdminAudit,
     private readonly config: AppConfig,
@@ -93,7 +91,6 @@ export class TerminalsService {
   /** After the commit: this instance's caches drop the terminal; other instances' expire. */
   private invalidate(terminalNumber: string): void {
     this.directory.invalidate(terminalNumber);
-    this.providerConfigs.invalidate(terminalNumber);
   }
 
   private checkGateway(provider: string, endpointUrl: string): void {

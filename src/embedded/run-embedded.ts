@@ -9,7 +9,6 @@ import { validateConfig } from '../config/config.schema';
 import { ensureLocalOperatorKey, localOperatorSettings } from '../operators/local-operator-key';
 import { createHypSandbox } from '../sandbox/hyp/hyp-sandbox';
 import { startProviderSandboxes } from '../sandbox/provider-sandboxes';
-import { TerminalProviderConfigs } from '../sessions/terminal-provider-config';
 import { TerminalRepository } from '../terminals/terminal.repository';
 import { DEMO_PROVIDER_TERMINALS, DEMO_TERMINAL, DEV_SEAL_KEY_REF, ensureDevSecrets, sandboxTerminals } from './dev-secrets';
 
@@ -63,11 +62,9 @@ async function main(): Promise<void> {
     },
     config.HYP_SANDBOX_HOST,
   );
-  const providerConfigs = app.get(TerminalProviderConfigs);
   for (const [name, terminalNumber] of Object.entries(t) as Array<[keyof typeof t, string]>) {
     const { provider, label, endpointUrl, config: providerConfig } = providerSandboxes.terminals[name];
-    await terminals.upsert({ terminalNumber, label, provider, endpointUrl, credentialRef: `${provider}/${terminalNumber}` });
-    await providerConfigs.set(terminalNumber, provider, providerConfig);
+    await terminals.upsert({ terminalNumber, label, provider, endpointUrl, credentialRef: `${provider}/${terminalNumber}`, providerConfig });
   }
   app.getHttpServer().once('close', () => void sandbox.close());
   app.getHttpServer().once('close', () => void providerSandboxes.close());

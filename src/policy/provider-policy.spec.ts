@@ -1,7 +1,7 @@
 import { ValidationError } from '../common/errors';
 import { PROVIDERS } from '../gateways/providers';
 import { scopePolicySchema } from './scope-policy';
-import { validateProviderConfig } from '../sessions/terminal-provider-config';
+import { checkProviderConfig, PROVIDER_DEFINITIONS } from '../terminals/provider-config';
 
 describe('device policy with provider parts', () => {
   it('keeps the Hyp-only shape valid and unchanged', () => {
@@ -37,14 +37,14 @@ describe('device policy with provider parts', () => {
   });
 });
 
-describe('validateProviderConfig', () => {
+describe('checkProviderConfig against the providers\' definitions', () => {
   it.each([
     ['hyp', undefined],
     ['payroc', { processingTerminalId: '1234001', identityUrl: 'https://identity.payroc.com/authorize' }],
     ['embedded-components', { apis: ['merchant-central'] }],
     ['wallet', { parentSystemId: 'BL13GT', walletIds: ['2sdflsd'] }],
   ])('accepts a valid %s configuration', (provider, config) => {
-    expect(() => validateProviderConfig(provider, config)).not.toThrow();
+    expect(() => checkProviderConfig(PROVIDER_DEFINITIONS, provider, config)).not.toThrow();
   });
 
   it.each([
@@ -58,7 +58,7 @@ describe('validateProviderConfig', () => {
   ])('refuses %s %j, naming the field', (provider, config) => {
     let error: unknown;
     try {
-      validateProviderConfig(provider, config);
+      checkProviderConfig(PROVIDER_DEFINITIONS, provider, config);
     } catch (err) {
       error = err;
     }

@@ -10,7 +10,6 @@ import { GatewayCall, type CallTally } from '../gateways/gateway-call';
 import { GatewayRegistry } from '../gateways/gateway-registry';
 import { TerminalDirectory } from '../terminals/terminal-directory';
 import { SessionOwnership } from './session-ownership';
-import { TerminalProviderConfigs } from './terminal-provider-config';
 
 type EventBase = Omit<Parameters<AuditTrail['record']>[0], 'action' | 'outcome'>;
 
@@ -27,7 +26,6 @@ export class SessionCloser {
   constructor(
     private readonly ownership: SessionOwnership,
     private readonly terminals: TerminalDirectory,
-    private readonly providerConfigs: TerminalProviderConfigs,
     private readonly gateways: GatewayRegistry,
     private readonly gatewayCall: GatewayCall,
     private readonly audit: AuditTrail,
@@ -71,7 +69,7 @@ export class SessionCloser {
       await this.audit.record({ ...event, action: 'session.closed', outcome: 'success', details: { ...details, alreadyClosed: true } });
       return;
     }
-    const config = provider.spec.configSchema.safeParse(await this.providerConfigs.find(terminal.terminalNumber, terminal.provider));
+    const config = provider.spec.configSchema.safeParse(terminal.providerConfig);
     if (!config.success) {
       await this.audit.record({ ...event, action: 'session.close_failed', outcome: 'failed', reason: 'terminal-misconfigured', details });
       throw new DependencyUnavailableError('The terminal’s gateway configuration is incomplete; the session cannot be closed now.', 30);

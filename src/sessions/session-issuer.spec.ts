@@ -14,7 +14,6 @@ import type { BrokerMetrics } from '../metrics/broker-metrics';
 import type { Terminal } from '../terminals/terminal';
 import type { TerminalDirectory } from '../terminals/terminal-directory';
 import { SessionIssuer } from './session-issuer';
-import type { TerminalProviderConfigs } from './terminal-provider-config';
 
 /**
  * The issuance rules on their own: every collaborator that does I/O (terminal directory, secret
@@ -33,6 +32,7 @@ const terminal: Terminal = {
   credentialRef: 'terminals/0880001',
   enabled: true,
   defaultPolicy: { allowUnscoped: false, allowed: [{ command: 'doDeal' }] },
+  providerConfig: {},
 };
 
 const device = (overrides: Partial<DevicePrincipal> = {}): DevicePrincipal => ({
@@ -90,7 +90,6 @@ function setup(options: { terminals?: Terminal[]; audit?: (e: AuditEventInput) =
     audit as unknown as AuditTrail,
     { fingerprint: (id: string) => `fp(${id})` } as unknown as SessionFingerprinter,
     config,
-    { find: () => Promise.resolve(undefined) } as unknown as TerminalProviderConfigs,
     { knowTerminal: () => undefined } as unknown as BrokerMetrics,
   );
   return {

@@ -16,7 +16,6 @@ import { TerminalDirectory } from '../terminals/terminal-directory';
 import { outboundIdempotencyKey } from './outbound-idempotency-key';
 import { policyPart } from '../policy/scope-policy';
 import type { SessionRequest } from './session-request.schema';
-import { TerminalProviderConfigs } from './terminal-provider-config';
 
 export interface IssuedSession {
   readonly sessionId: string;
@@ -59,7 +58,6 @@ export class SessionIssuer {
     private readonly audit: AuditTrail,
     private readonly fingerprinter: SessionFingerprinter,
     config: AppConfig,
-    private readonly providerConfigs: TerminalProviderConfigs,
     private readonly metrics: BrokerMetrics,
   ) {
     this.deadlineMs = config.values.REQUEST_DEADLINE_MS;
@@ -215,7 +213,7 @@ export class SessionIssuer {
     }
     const scope = parsed.data as Record<string, unknown> | undefined;
 
-    const config = provider.spec.configSchema.safeParse(await this.providerConfigs.find(terminalNumber, terminal.provider));
+    const config = provider.spec.configSchema.safeParse(terminal.providerConfig);
     if (!config.success) {
       return fail(
         new DependencyUnavailableError('The terminal’s gateway configuration is incomplete; sessions cannot be issued for it.', 30),

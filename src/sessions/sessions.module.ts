@@ -8,12 +8,10 @@ import { SessionIssuer } from './session-issuer';
 import { SessionOwnership } from './session-ownership';
 import { RequestDeadline } from './request-deadline';
 import { SessionsController } from './sessions.controller';
-import { TerminalProviderConfigs } from './terminal-provider-config';
 
 @Module({
   imports: [DevicesModule, TerminalsModule, GatewaysModule, IdempotencyModule],
   controllers: [SessionsController],
-  providers: [RequestDeadline, SessionIssuer, SessionCloser, SessionOwnership, TerminalProviderConfigs],
-  exports: [TerminalProviderConfigs],
+  providers: [RequestDeadline, SessionIssuer, SessionCloser, SessionOwnership],
 })
 export class SessionsModule {}

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { ValidationError } from '../common/errors';
 import { validationErrorOf } from '../common/zod-issues';
-import type { GatewayRegistry } from '../gateways/gateway-registry';
+import { PROVIDERS } from '../gateways/providers';
 
 /**
  * Field names that stand for a secret. provider_config is shown to auditors, returned by the admin
@@ -18,13 +18,28 @@ export function secretReference<T extends z.ZodType>(schema: T): T {
   return schema.meta(SECRET_REFERENCE_META);
 }
 
+/** Where a provider's configuration schema is found: the gateway registry, or the definitions themselves. */
+export interface ProviderSchemas {
+  get(name: string): { readonly spec: { readonly configSchema: unknown } } | undefined;
+  readonly names: readonly string[];
+}
+
+/** The providers' definitions (src/gateways/providers.ts), for callers without the registry (seeding). */
+export const PROVIDER_DEFINITIONS: ProviderSchemas = {
+  get: (name) => {
+    const spec = PROVIDERS.find((p) => p.name === name);
+    return spec && { spec };
+  },
+  names: PROVIDERS.map((p) => p.name),
+};
+
 /**
- * A terminal's provider_config as its provider requires it, for the admin API and the CLI: keys
+ * A terminal's provider_config as its provider requires it, for the admin API, the CLI and seeding: keys
  * that look like secrets are refused first (naming the key, never echoing the value), then the
  * provider's own configSchema (through GatewayRegistry) decides, with each bad field named as
  * `providerConfig.<path>`. Returns what the schema made of it, which is what gets stored.
  */
-export function checkProviderConfig(gateways: GatewayRegistry, provider: string, config: unknown): Record<string, unknown> {
+export function checkProviderConfig(gateways: ProviderSchemas, provider: string, config: unknown): Record<string, unknown> {
   const registered = gateways.get(provider);
   if (!registered) {
     throw new ValidationError(`Unknown gateway provider "${provider}" (known: ${gateways.names.join(', ')}).`, [{ path: 'provider', message: 'unknown gateway provider' }]);

@@ -3,11 +3,12 @@ import { Injectable } from '@nestjs/common';
 import type { TxClient } from '../audit/audit-transactions';
 import { DatabaseConnection } from '../database/database-connection';
 import { PrismaService } from '../database/prisma.service';
-import type { Terminal as TerminalRow } from '../generated/prisma/client';
+import type { Prisma, Terminal as TerminalRow } from '../generated/prisma/client';
 import { scopePolicySchema } from '../policy/scope-policy';
+import { checkProviderConfig, PROVIDER_DEFINITIONS } from './provider-config';
 import type { Terminal } from './terminal';
 
-export type TerminalInput = Omit<Terminal, 'id' | 'enabled' | 'defaultPolicy'> & Partial<Pick<Terminal, 'enabled' | 'defaultPolicy'>>;
+export type TerminalInput = Omit<Terminal, 'id' | 'enabled' | 'defaultPolicy' | 'providerConfig'> & Partial<Pick<Terminal, 'enabled' | 'defaultPolicy' | 'providerConfig'>>;
 
 const FIND_BY_NUMBER = `SELECT id::text AS id, terminal_number AS "terminalNumber", label, provider, endpoint_url AS "endpointUrl",
     credential_ref AS "credentialRef", enabled, default_policy AS "defaultPolicy", provider_config AS "providerConfig"
@@ -42,10 +43,13 @@ export class TerminalRepository {
    * each change with it.
    */
   async upsert(input: TerminalInput): Promise<Terminal> {
+    const { providerConfig, ...columns } = input;
+    // Checked like the admin API checks it: a terminal never holds a configuration its provider refuses.
+    const data = { ...columns, providerConfig: checkProviderConfig(PROVIDER_DEFINITIONS, input.provider, providerConfig) as Prisma.InputJsonObject };
     const row = await this.prisma.terminal.upsert({
       where: { terminalNumber: input.terminalNumber },
-      create: { id: randomUUID(), ...input },
-      update: { ...input },
+      create: { id: randomUUID(), ...data },
+      update: data,
     });
     return toTerminal(row);
   }

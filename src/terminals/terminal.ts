@@ -15,4 +15,10 @@ export interface Terminal {
   readonly enabled: boolean;
   /** The scope policy of a bound device that has none of its own. */
   readonly defaultPolicy: ScopePolicy;
+  /**
+   * terminal.provider_config: the provider's own non-secret fields, checked by its schema when
+   * written (src/terminals/provider-config.ts). Cached with the rest of the terminal, so one
+   * invalidation covers both.
+   */
+  readonly providerConfig: unknown;
 }

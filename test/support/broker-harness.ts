@@ -12,8 +12,8 @@ import { createHypSandbox, type HypSandbox } from '../../src/sandbox/hyp/hyp-san
 import { createEmbeddedComponentsSandbox, type EmbeddedComponentsSandbox } from '../../src/sandbox/embedded-components/embedded-components-sandbox';
 import { createPayrocSandbox, type PayrocSandbox } from '../../src/sandbox/payroc/payroc-sandbox';
 import { createWalletSandbox, type WalletSandbox } from '../../src/sandbox/wallet/wallet-sandbox';
-import { TerminalProviderConfigs } from '../../src/sessions/terminal-provider-config';
 import type { ScopePolicy } from '../../src/policy/scope-policy';
+import { TerminalDirectory } from '../../src/terminals/terminal-directory';
 import { TerminalRepository } from '../../src/terminals/terminal.repository';
 import { LogCapture } from './log-capture';
 import { recordResponses } from './observed-responses';
@@ -307,10 +307,8 @@ export class BrokerHarness {
 
   private async seedProviderTerminals(): Promise<void> {
     const terminals = this.app.get(TerminalRepository);
-    const configs = this.app.get(TerminalProviderConfigs);
-    const seed = async (terminalNumber: string, provider: string, endpointUrl: string, config: object) => {
-      await terminals.upsert({ terminalNumber, label: `T ${terminalNumber}`, provider, endpointUrl, credentialRef: `${provider}/${terminalNumber}` });
-      await configs.set(terminalNumber, provider, config);
+    const seed = async (terminalNumber: string, provider: string, endpointUrl: string, providerConfig: object) => {
+      await terminals.upsert({ terminalNumber, label: `T ${terminalNumber}`, provider, endpointUrl, credentialRef: `${provider}/${terminalNumber}`, providerConfig });
     };
     await seed(PAYROC_TERMINAL, 'payroc', this.payroc.apiUrl, { processingTerminalId: PAYROC_PROCESSING_TERMINAL_ID, identityUrl: this.payroc.identityUrl });
     await seed(EMBEDDED_TERMINAL, 'embedded-components', this.embeddedUrl, { apis: ['gateway', 'merchant-central'] });
@@ -326,4 +324,12 @@ export class BrokerHarness {
     await this.db?.drop();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** Changes a seeded terminal's provider configuration (checked), and drops this instance's cached copy. */
+export async function reconfigureTerminal(h: BrokerHarness, terminalNumber: string, provider: string, providerConfig: object): Promise<void> {
+  const terminal = await h.app.get(TerminalRepository).findByNumber(terminalNumber);
+  if (!terminal) throw new Error(`no terminal ${terminalNumber}`);
+  await h.app.get(TerminalRepository).upsert({ ...terminal, provider, providerConfig });
+  h.app.get(TerminalDirectory).invalidate(terminalNumber);
 }
