@@ -106,7 +106,7 @@ export async function missingIssuedEvents(databaseUrl: string, requestIds: strin
   await db.connect();
   try {
     const [{ n }] = (
-      await db.query(
+      await db.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM unnest($1::varchar[]) AS r(id)
          WHERE NOT EXISTS (SELECT 1 FROM audit_event e WHERE e.request_id = r.id AND e.action = 'session.issued')`,
         [requestIds],
@@ -131,8 +131,8 @@ export async function pgCounters(databaseUrl: string, databaseName: string): Pro
   await db.connect();
   try {
     await db.query('SELECT pg_stat_clear_snapshot()');
-    const [{ xact_commit }] = (await db.query('SELECT xact_commit::bigint AS xact_commit FROM pg_stat_database WHERE datname = $1', [databaseName])).rows;
-    const [{ n }] = (await db.query(`SELECT count(*)::int AS n FROM audit_event WHERE action = 'session.issued'`)).rows;
+    const [{ xact_commit }] = (await db.query<{ xact_commit: string }>('SELECT xact_commit::bigint AS xact_commit FROM pg_stat_database WHERE datname = $1', [databaseName])).rows;
+    const [{ n }] = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_event WHERE action = 'session.issued'`)).rows;
     return { commits: Number(xact_commit), issued: n };
   } finally {
     await db.end();

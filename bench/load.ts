@@ -61,7 +61,7 @@ export function runLoad(spec: LoadSpec): Promise<RunResult> {
         ],
       } as unknown as autocannon.Options,
       (err, result) => {
-        if (err) return reject(err);
+        if (err) return reject(err instanceof Error ? err : new Error(String(err)));
         samples.sort((a, b) => a - b);
         const pct = (p: number) => samples[Math.min(samples.length - 1, Math.floor((p / 100) * samples.length))] ?? NaN;
         const openModel = spec.overallRate !== undefined;

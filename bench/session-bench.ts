@@ -19,7 +19,7 @@ import { createFleet, missingIssuedEvents, pgCounters, pointTerminalsAt, type Be
 import { median, runLoad, type RunResult } from './load';
 import { startPerfAnchor, type PerfAnchor } from './anchor';
 import { startNode, waitForReady, type Proc } from './processes';
-import { summariseProfile } from './profile-summary';
+import { summariseProfile, type CpuProfile } from './profile-summary';
 import { writeBenchmarkSection, type BrokerMemory, type FleetComparison } from './report';
 import { startVaultDouble, type VaultDouble } from '../test/support/vault-double';
 
@@ -253,7 +253,7 @@ async function main(): Promise<void> {
         mkdirSync('reports', { recursive: true });
         copyFileSync(join(profDir, file), 'reports/broker.cpuprofile');
       }
-      profile = file ? summariseProfile(JSON.parse(readFileSync(join(profDir, file), 'utf8'))) : 'no profile was written';
+      profile = file ? summariseProfile(JSON.parse(readFileSync(join(profDir, file), 'utf8')) as CpuProfile) : 'no profile was written';
       if (process.argv.includes('--profile')) process.stderr.write(`${profile}\n`);
     }
     if (!quick) {

@@ -53,7 +53,7 @@ describe('OpenAPI document', () => {
     const ajv = new Ajv({ strict: false });
     addFormats(ajv);
     const validate = ajv.compile(openApi30Schema);
-    const broken = structuredClone(doc) as Doc;
+    const broken = structuredClone<Doc>(doc);
     const first = Object.values(broken.paths)[0] as Record<string, { responses?: unknown }>;
     delete Object.values(first)[0].responses;
     expect(validate(broken)).toBe(false);

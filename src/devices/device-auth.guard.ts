@@ -29,7 +29,7 @@ export class DeviceAuthGuard extends AuthGuard(DEVICE_JWT) {
     }
   }
 
-  override handleRequest<T>(err: unknown, user: T, info: unknown): T {
+  override handleRequest<T>(err: Error | null, user: T, info: unknown): T {
     if (err) throw err;
     // A key lookup that failed because a dependency is down is not the caller's fault: 503.
     if (info instanceof DependencyUnavailableError) throw info;

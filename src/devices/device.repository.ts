@@ -239,7 +239,7 @@ export class DeviceRepository {
  */
 function thumbprintMembers(jwk: object): [string, string, string, string] {
   const k = jwk as Record<string, unknown>;
-  const member = (name: string) => (typeof k[name] === 'string' ? (k[name] as string) : '');
+  const member = (name: string) => (typeof k[name] === 'string' ? (k[name]) : '');
   return [member('kty'), member('crv'), member('x'), member('y')];
 }
 
@@ -269,7 +269,7 @@ function policyOf(value: Prisma.JsonValue): ScopePolicy | null {
 }
 
 function jsonOrNull(value: object | null): Prisma.InputJsonValue | typeof Prisma.DbNull {
-  return value === null ? Prisma.DbNull : (value as Prisma.InputJsonValue);
+  return value === null ? Prisma.DbNull : (value);
 }
 
 function toRecord(row: DeviceRow): DeviceRecord {

@@ -12,7 +12,7 @@ export function installJsonBodyParser(fastify: FastifyInstance): void {
   fastify.removeContentTypeParser('application/json');
   fastify.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
     const text = typeof body === 'string' ? body : body.toString('utf8');
-    parse(request, text, (err: Error | null, value?: unknown) => {
+    void parse(request, text, (err: Error | null, value?: unknown) => {
       if (err && (err as { code?: string }).code === 'FST_ERR_CTP_INVALID_JSON_BODY') return done(whereJsonBreaks(text), undefined);
       done(err, value);
     });

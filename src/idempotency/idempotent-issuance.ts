@@ -50,7 +50,7 @@ export class IdempotentIssuance implements OnModuleInit, OnModuleDestroy {
     body: unknown,
     issue: () => Promise<T>,
     deadline = Date.now() + this.config.values.REQUEST_DEADLINE_MS,
-    replay: (stored: T) => Promise<T> = async (stored) => stored,
+    replay: (stored: T) => Promise<T> = (stored) => Promise.resolve(stored),
   ): Promise<T> {
     const hash = createHash('sha256').update(canonicalJson(body)).digest('hex');
     const aad = `${deviceId}:${key}`;

@@ -185,7 +185,7 @@ export class BrokerHarness {
   ): Promise<TestDevice> {
     const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const enrolled = await this.app.get(DeviceEnrollment).enroll(
-      { name: 'test-pos', publicKey: publicKey.export({ format: 'jwk' }) as Record<string, unknown>, terminalNumbers, policy },
+      { name: 'test-pos', publicKey: publicKey.export({ format: 'jwk' }), terminalNumbers, policy },
       { type: 'operator', id: 'test' },
       { requestId: `test-${randomUUID().slice(0, 8)}` },
     );
