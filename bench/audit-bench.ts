@@ -110,7 +110,14 @@ interface ExportRun {
   rssPeakSecondHalf: number;
 }
 
-async function exportRun(label: string, auth: BenchOperatorAuth, broker: Proc, query: string, format: 'csv' | 'ndjson', expectedRows: number): Promise<ExportRun> {
+async function exportRun(
+  label: string,
+  auth: BenchOperatorAuth,
+  broker: Proc,
+  query: string,
+  format: 'csv' | 'ndjson',
+  expectedRows: number,
+): Promise<ExportRun> {
   const pid = broker.child.pid as number;
   const rssBefore = rssMiB(pid);
   const peaks = [rssBefore, rssBefore];
@@ -157,7 +164,9 @@ async function main(): Promise<void> {
   try {
     const seedSeconds = await seed(db, EVENTS);
     const { rows: idRows } = await db.client.query<{ first: string; last: string }>('SELECT min(id)::text AS first, max(id)::text AS last FROM audit_event');
-    const { rows: sizeRows } = await db.client.query<{ size: string }>(`SELECT pg_size_pretty(sum(pg_total_relation_size(relid))) AS size FROM pg_partition_tree('audit_event')`);
+    const { rows: sizeRows } = await db.client.query<{ size: string }>(
+      `SELECT pg_size_pretty(sum(pg_total_relation_size(relid))) AS size FROM pg_partition_tree('audit_event')`,
+    );
     log(`seeded in ${f(seedSeconds, 0)} s; audit_event with indexes: ${sizeRows[0].size}`);
 
     const auth = benchOperatorAuth();
@@ -202,8 +211,10 @@ async function main(): Promise<void> {
     const pages: Timed[] = [];
     pages.push(await latency('first page, terminal filter (limit 100)', auth, (i) => `/v1/audit/events?terminalNumber=${terminalNumber(i * 7)}&limit=100`));
     pages.push(
-      await latency('first page, terminal + outcome=failed + last 7 days (limit 100)', auth, (i) =>
-        `/v1/audit/events?terminalNumber=${terminalNumber(i * 7)}&outcome=failed&from=${encodeURIComponent(weekFrom)}&limit=100`,
+      await latency(
+        'first page, terminal + outcome=failed + last 7 days (limit 100)',
+        auth,
+        (i) => `/v1/audit/events?terminalNumber=${terminalNumber(i * 7)}&outcome=failed&from=${encodeURIComponent(weekFrom)}&limit=100`,
       ),
     );
     pages.push(await latency('first page, gatewayResult=457 (limit 100)', auth, () => `/v1/audit/events?gatewayResult=457&limit=100`));
@@ -213,13 +224,16 @@ async function main(): Promise<void> {
     const terminalFilter = { terminalNumber: terminalNumber(17) };
     const deepTerminal = encodeCursor({ occurredAt: deepTerminalRows[0].at, id: deepTerminalRows[0].id }, terminalFilter);
     pages.push(
-      await latency('deep cursor page, terminal filter, half-way through its events (limit 100)', auth, () =>
-        `/v1/audit/events?terminalNumber=${terminalFilter.terminalNumber}&limit=100&cursor=${deepTerminal}`,
+      await latency(
+        'deep cursor page, terminal filter, half-way through its events (limit 100)',
+        auth,
+        () => `/v1/audit/events?terminalNumber=${terminalFilter.terminalNumber}&limit=100&cursor=${deepTerminal}`,
       ),
     );
 
     // Export windows of ~200k and ~1M events: a flat RSS means the peak does not grow with size.
-    const window = (n: number) => `from=${encodeURIComponent(occurredAtOf(middle).toISOString())}&to=${encodeURIComponent(occurredAtOf(middle + n).toISOString())}`;
+    const window = (n: number) =>
+      `from=${encodeURIComponent(occurredAtOf(middle).toISOString())}&to=${encodeURIComponent(occurredAtOf(middle + n).toISOString())}`;
     const exports: ExportRun[] = [];
     const big = Math.min(2_000_000, Math.floor(EVENTS / 2));
     exports.push(await exportRun('CSV, 200k rows', auth, broker, window(200_000), 'csv', 200_000));
@@ -274,9 +288,20 @@ async function insertCost(db: AuditBenchDb, at: Date): Promise<{ parentUs: numbe
     const cols: unknown[][] = Array.from({ length: AUDIT_COLUMNS }, () => new Array<unknown>(batch));
     for (let i = 0; i < batch; i++) {
       const row = toAuditRow({
-        action: 'session.issued', outcome: 'issued', actorType: 'device', actorId: `bench-${n}-${i}`, terminalNumber: terminalNumber(i),
-        scope: { command: 'doDeal' }, requestId: `ins-${n}-${i}`, clientIp: '10.1.2.3', userAgent: 'pos-agent/2.1', gatewayResult: '000',
-        gatewayTranId: String(n * batch + i), latencyMs: 40, sessionFingerprint: createHash('sha256').update(`${n}-${i}`).digest('hex'), occurredAt: at,
+        action: 'session.issued',
+        outcome: 'issued',
+        actorType: 'device',
+        actorId: `bench-${n}-${i}`,
+        terminalNumber: terminalNumber(i),
+        scope: { command: 'doDeal' },
+        requestId: `ins-${n}-${i}`,
+        clientIp: '10.1.2.3',
+        userAgent: 'pos-agent/2.1',
+        gatewayResult: '000',
+        gatewayTranId: String(n * batch + i),
+        latencyMs: 40,
+        sessionFingerprint: createHash('sha256').update(`${n}-${i}`).digest('hex'),
+        occurredAt: at,
       });
       for (let c = 0; c < AUDIT_COLUMNS; c++) cols[c][i] = row[c];
     }
@@ -292,7 +317,10 @@ async function insertCost(db: AuditBenchDb, at: Date): Promise<{ parentUs: numbe
   let straight = 0;
   for (let r = 0; r < rounds; r++) {
     // Interleaved, so that cache and checkpoint effects fall on both alike.
-    for (const [sql, add] of [[INSERT_AUDIT_BATCH, (ms: number) => (parent += ms)], [direct, (ms: number) => (straight += ms)]] as const) {
+    for (const [sql, add] of [
+      [INSERT_AUDIT_BATCH, (ms: number) => (parent += ms)],
+      [direct, (ms: number) => (straight += ms)],
+    ] as const) {
       const values = columns(r * 2 + (sql === direct ? 1 : 0));
       const t0 = performance.now();
       await db.client.query(sql, values);
@@ -304,7 +332,9 @@ async function insertCost(db: AuditBenchDb, at: Date): Promise<{ parentUs: numbe
 
 /** The seeding's device ids (md5-derived UUIDs). */
 function deviceId(i: number): string {
-  const h = createHash('md5').update(`device${(i * 37) % 1000}`).digest('hex');
+  const h = createHash('md5')
+    .update(`device${(i * 37) % 1000}`)
+    .digest('hex');
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 

@@ -17,8 +17,7 @@ const PARTITIONING = '20261130800000_audit_event_partitioned';
 const DAY = 86_400_000;
 
 /** Every column of every event as text, in id order: what a seal hashes, so equal text means the seals still verify. */
-const allEvents = (db: TestDatabase) =>
-  db.query<{ id: string; row: string }>(`SELECT id::text, (e.*)::text AS row FROM audit_event e ORDER BY e.id`);
+const allEvents = (db: TestDatabase) => db.query<{ id: string; row: string }>(`SELECT id::text, (e.*)::text AS row FROM audit_event e ORDER BY e.id`);
 
 async function migrateUpTo(db: TestDatabase, exclusive: string): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'psb-migrations-'));
@@ -155,9 +154,7 @@ describe('audit partitions in a running broker', () => {
     expect(res.status).toBe(200);
     let arrived: Array<{ id: string; part: string }> = [];
     for (let i = 0; i < 50 && arrived.length === 0; i++) {
-      arrived = await h.db.query(
-        `SELECT id::text, tableoid::regclass::text AS part FROM audit_event WHERE actor_id = 'partition-auditor@example.com'`,
-      );
+      arrived = await h.db.query(`SELECT id::text, tableoid::regclass::text AS part FROM audit_event WHERE actor_id = 'partition-auditor@example.com'`);
       if (arrived.length === 0) await new Promise((r) => setTimeout(r, 100));
     }
     expect(arrived).toEqual([{ id: expect.any(String), part: 'audit_event_default' }]);
@@ -238,7 +235,12 @@ describe('audit retention of a large partition', () => {
   let h: BrokerHarness;
 
   beforeAll(async () => {
-    h = await BrokerHarness.start({ AUDIT_PARTITION_INTERVAL_MS: '0', AUDIT_SEAL_INTERVAL_MS: '0', AUDIT_SEAL_MAX_EVENTS: '100000', AUDIT_RETENTION_DAYS: '30' });
+    h = await BrokerHarness.start({
+      AUDIT_PARTITION_INTERVAL_MS: '0',
+      AUDIT_SEAL_INTERVAL_MS: '0',
+      AUDIT_SEAL_MAX_EVENTS: '100000',
+      AUDIT_RETENTION_DAYS: '30',
+    });
   });
   afterAll(() => h?.close());
 

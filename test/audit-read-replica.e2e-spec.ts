@@ -68,7 +68,8 @@ describe('auditor reads on a real streaming replica (AUDIT_READ_DATABASE_URL)', 
     const primaryDir = join(dir, 'primary');
     const replicaDir = join(dir, 'replica');
     pg('initdb', ['-D', primaryDir, '-U', 'postgres', '--auth=trust', '--no-sync']);
-    const opts = (port: number) => `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off -c wal_level=replica -c max_wal_senders=5 -c hot_standby=on`;
+    const opts = (port: number) =>
+      `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=${dir} -c fsync=off -c wal_level=replica -c max_wal_senders=5 -c hot_standby=on`;
     pg('pg_ctl', ['-D', primaryDir, '-o', opts(primaryPort), '-l', join(dir, 'primary.log'), '-w', 'start']);
     pg('pg_basebackup', ['-h', '127.0.0.1', '-p', String(primaryPort), '-U', 'postgres', '-D', replicaDir, '-R', '-X', 'stream']);
     pg('pg_ctl', ['-D', replicaDir, '-o', opts(replicaPort), '-l', join(dir, 'replica.log'), '-w', 'start']);
@@ -163,7 +164,7 @@ describe('auditor reads on a real streaming replica (AUDIT_READ_DATABASE_URL)', 
       // Lag is reported while replay stands still.
       await new Promise((r) => setTimeout(r, 1_200));
       const ready = await h.send('GET', '/health/ready');
-      expect(((ready.body.details as Record<string, { replayLagMs: number }>).auditReadReplica).replayLagMs).toBeGreaterThan(1_000);
+      expect((ready.body.details as Record<string, { replayLagMs: number }>).auditReadReplica.replayLagMs).toBeGreaterThan(1_000);
     } finally {
       await replica.query('SELECT pg_wal_replay_resume()');
     }

@@ -41,10 +41,11 @@ export class AuditPartitions implements OnApplicationBootstrap, OnModuleDestroy 
   /** One round; `since` also creates the periods from that time on (used to prepare for back-filled history). */
   async prepare(since?: Date): Promise<PartitionRound> {
     const { AUDIT_PARTITION_PERIOD: period, AUDIT_PARTITIONS_AHEAD: ahead } = this.config.values;
-    const [row] = await this.db.sql.query<{ result: PartitionRound }>(
-      'SELECT audit_event_prepare_partitions($1::text, $2::int, $3::timestamptz) AS result',
-      [period, ahead, since?.toISOString() ?? null],
-    );
+    const [row] = await this.db.sql.query<{ result: PartitionRound }>('SELECT audit_event_prepare_partitions($1::text, $2::int, $3::timestamptz) AS result', [
+      period,
+      ahead,
+      since?.toISOString() ?? null,
+    ]);
     const round = row.result;
     if (round.created.length > 0 || round.moved > 0) {
       this.logger.log(`created audit partitions ${round.created.join(', ') || '(none)'}; moved ${round.moved} events out of the DEFAULT partition`);

@@ -55,8 +55,7 @@ export class ReadinessChecks {
     return within(this.secrets.check()).then(
       () => check.up({ provider: this.secrets.name }),
       // A BrokerError's detail is safe to show by contract (e.g. "Vault is sealed."); anything else is not.
-      (err: unknown) =>
-        check.down({ provider: this.secrets.name, message: err instanceof BrokerError ? err.detail : 'secret store unavailable' }),
+      (err: unknown) => check.down({ provider: this.secrets.name, message: err instanceof BrokerError ? err.detail : 'secret store unavailable' }),
     );
   }
 

@@ -59,16 +59,18 @@ export class AuditEventRepository {
 
   /** Events carrying this session fingerprint (the issuance, normally exactly one), oldest first. */
   byFingerprint(fingerprint: string, onPrimary = false): Promise<EventRow[]> {
-    return (onPrimary ? this.read.primarySql : this.sql).queryArrays(`SELECT ${EVENT_COLUMNS} FROM audit_event e WHERE e.session_fingerprint = $1 ORDER BY e.id`, [
-      fingerprint,
-    ]) as Promise<EventRow[]>;
+    return (onPrimary ? this.read.primarySql : this.sql).queryArrays(
+      `SELECT ${EVENT_COLUMNS} FROM audit_event e WHERE e.session_fingerprint = $1 ORDER BY e.id`,
+      [fingerprint],
+    ) as Promise<EventRow[]>;
   }
 
   /** Every event of these requests, oldest first. */
   byRequestIds(requestIds: string[], onPrimary = false): Promise<EventRow[]> {
-    return (onPrimary ? this.read.primarySql : this.sql).queryArrays(`SELECT ${EVENT_COLUMNS} FROM audit_event e WHERE e.request_id = ANY($1::varchar[]) ORDER BY e.id`, [
-      requestIds,
-    ]) as Promise<EventRow[]>;
+    return (onPrimary ? this.read.primarySql : this.sql).queryArrays(
+      `SELECT ${EVENT_COLUMNS} FROM audit_event e WHERE e.request_id = ANY($1::varchar[]) ORDER BY e.id`,
+      [requestIds],
+    ) as Promise<EventRow[]>;
   }
 }
 

@@ -81,7 +81,11 @@ export class AuditVerifier {
     if (seqs.first > 1n) {
       const anchor = await this.repo.anchor(seqs.first - 1n);
       if (!anchor) {
-        return fail({ kind: 'missing-seal', sealSeq: String(seqs.first - 1n), detail: 'The seal before the range is neither stored nor recorded by retention.' });
+        return fail({
+          kind: 'missing-seal',
+          sealSeq: String(seqs.first - 1n),
+          detail: 'The seal before the range is neither stored nor recorded by retention.',
+        });
       }
       prev = { hash: anchor.hash, lastEventId: anchor.lastEventId, signedBefore: anchor.version !== null && anchor.version > HMAC_SEAL_VERSION };
       // A null version: the seal itself is gone and its retention record is the anchor.

@@ -72,10 +72,11 @@ export class SealRepository {
 
   /** Up to `limit` events with afterId < id <= upTo, in id order. */
   eventsAfter(afterId: bigint, upTo: bigint, limit: number): Promise<EventRow[]> {
-    return this.sql.queryArrays(
-      `SELECT ${EVENT_COLUMNS} FROM audit_event e WHERE e.id > $1::bigint AND e.id <= $2::bigint ORDER BY e.id LIMIT $3::int`,
-      [String(afterId), String(upTo), limit],
-    ) as Promise<EventRow[]>;
+    return this.sql.queryArrays(`SELECT ${EVENT_COLUMNS} FROM audit_event e WHERE e.id > $1::bigint AND e.id <= $2::bigint ORDER BY e.id LIMIT $3::int`, [
+      String(afterId),
+      String(upTo),
+      limit,
+    ]) as Promise<EventRow[]>;
   }
 
   /** Every event with first <= id <= last, in id order. */
@@ -134,10 +135,10 @@ export class SealRepository {
 
   /** Seals with first <= seq <= last, ascending; missing seqs are simply absent. */
   async seals(first: bigint, last: bigint): Promise<StoredSeal[]> {
-    const rows = await this.sql.query<SealRow>(
-      `SELECT ${SEAL_COLUMNS} FROM audit_seal s WHERE s.seq >= $1::bigint AND s.seq <= $2::bigint ORDER BY s.seq`,
-      [String(first), String(last)],
-    );
+    const rows = await this.sql.query<SealRow>(`SELECT ${SEAL_COLUMNS} FROM audit_seal s WHERE s.seq >= $1::bigint AND s.seq <= $2::bigint ORDER BY s.seq`, [
+      String(first),
+      String(last),
+    ]);
     return rows.map((r) => ({
       ...r,
       version: Number(r.version),
@@ -180,7 +181,14 @@ export class SealRepository {
          FROM audit_signing_key ORDER BY valid_from, kid`,
       [],
     );
-    return rows.map((r) => ({ ...(JSON.parse(r.jwk) as Pick<SealPublicJwk, 'kty' | 'crv' | 'x' | 'y'>), kid: r.kid, alg: r.alg, use: 'sig', validFrom: r.validFrom, validTo: r.validTo }));
+    return rows.map((r) => ({
+      ...(JSON.parse(r.jwk) as Pick<SealPublicJwk, 'kty' | 'crv' | 'x' | 'y'>),
+      kid: r.kid,
+      alg: r.alg,
+      use: 'sig',
+      validFrom: r.validFrom,
+      validTo: r.validTo,
+    }));
   }
 
   /** Hash and last event id of seal `seq`, from the seal itself or, once purged, from its retention record. */
@@ -192,7 +200,9 @@ export class SealRepository {
        LIMIT 1`,
       [String(seq)],
     );
-    return rows.length === 0 ? null : { hash: rows[0].hash, lastEventId: BigInt(rows[0].last), version: rows[0].version === null ? null : Number(rows[0].version) };
+    return rows.length === 0
+      ? null
+      : { hash: rows[0].hash, lastEventId: BigInt(rows[0].last), version: rows[0].version === null ? null : Number(rows[0].version) };
   }
 
   /** Events with an id above `id`: after the newest seal's last event, or all of them (0) before the first seal. */
