@@ -36,6 +36,6 @@ export async function readSealSigningKey(secrets: SecretsProvider, config: AppCo
   try {
     return signingKeyFromPem(pem);
   } catch (err) {
-    throw new Error(`The audit seal key (${ref}) ${(err as Error).message}.`);
+    throw new Error(`The audit seal key (${ref}) ${(err as Error).message}.`, { cause: err });
   }
 }

@@ -48,7 +48,7 @@ export class AuditTrail {
   }
 
   private async insert(rows: AuditRow[]): Promise<void[]> {
-    const columns: unknown[][] = Array.from({ length: AUDIT_COLUMNS }, () => new Array(rows.length));
+    const columns: unknown[][] = Array.from({ length: AUDIT_COLUMNS }, () => new Array<unknown>(rows.length));
     rows.forEach((row, r) => row.forEach((value, c) => (columns[c][r] = value)));
     const stopTimer = this.metrics.auditFlush.startTimer();
     this.metrics.auditBatchSize.observe(rows.length);

@@ -171,6 +171,7 @@ class PgliteConnection extends DatabaseConnection {
       throw new Error(
         `The embedded database at ${dir} is in use by another process (${(err as Error).message}). ` +
           'Stop the other broker first, or point PGLITE_DATA_DIR elsewhere.',
+        { cause: err },
       );
     }
     try {
@@ -183,12 +184,12 @@ class PgliteConnection extends DatabaseConnection {
   }
 
   prismaAdapter(): PrismaAdapter {
-    return new PrismaPGlite(this.db) as unknown as PrismaAdapter;
+    return new PrismaPGlite(this.db);
   }
 
-  async openScriptRunner(): Promise<ScriptRunner> {
+  openScriptRunner(): Promise<ScriptRunner> {
     const db = this.db;
-    return {
+    return Promise.resolve({
       query: async <T>(sql: string, params: unknown[] = []) => (await db.query<T>(sql, params)).rows,
       // PGlite's prepared statements refuse multi-statement SQL; exec() takes a whole script.
       runScript: async (sql: string) => {
@@ -197,8 +198,8 @@ class PgliteConnection extends DatabaseConnection {
         });
       },
       withMigrationLock: (fn) => fn(),
-      close: async () => undefined,
-    };
+      close: () => Promise.resolve(),
+    });
   }
 
   protected async closeConnections(): Promise<void> {

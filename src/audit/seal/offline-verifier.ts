@@ -80,9 +80,8 @@ function verifyExport(events: HashedEvent[], seals: SealRecord[], keys: Map<stri
   let prev: ChainLink =
     first.seq === '1' ? { hash: GENESIS_HASH, lastEventId: 0n, signedBefore: false } : { hash: first.prevHash, lastEventId: BigInt(first.firstEventId) - 1n, signedBefore: false };
   let expectedSeq = BigInt(first.seq);
-  let e = 0;
   const before = countWhile(events, (ev) => ev.id <= prev.lastEventId);
-  e = before;
+  let e = before;
   let hmacSeals = 0;
   const unsigned: string[] = [];
   const kidsUsed = new Set<string>();

@@ -79,7 +79,7 @@ function deriveFromAuditKey(material: Buffer): SealSigningKey {
 
 function signingKeyOf(privateKey: KeyObject): SealSigningKey {
   const alg = algOf(privateKey);
-  const publicJwk = bareJwk(createPublicKey(privateKey).export({ format: 'jwk' }) as Record<string, string>);
+  const publicJwk = bareJwk(createPublicKey(privateKey).export({ format: 'jwk' }));
   return {
     kid: jwkThumbprint(publicJwk),
     alg,
@@ -138,7 +138,7 @@ export function verificationKeyFromJwk(jwk: Record<string, unknown>): SealVerifi
   } catch {
     throw new Error('is not a valid public key');
   }
-  return { kid: jwk.kid, alg: expected, key, validFrom: jwk.validFrom, validTo: (jwk.validTo as string | null | undefined) ?? null };
+  return { kid: jwk.kid, alg: expected, key, validFrom: jwk.validFrom, validTo: jwk.validTo ?? null };
 }
 
 export function verifySealSignature(key: SealVerificationKey, sealHashHex: string, signature: Buffer): boolean {
