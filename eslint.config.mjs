@@ -7,12 +7,25 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['dist/**', '.benchdist/**', 'src/generated/**', 'node_modules/**', 'coverage/**', 'reports/**', 'data/**', 'console/**', 'sdk/dist/**', 'sdk/node_modules/**'],
+    ignores: [
+      'dist/**',
+      '.benchdist/**',
+      'src/generated/**',
+      'node_modules/**',
+      'coverage/**',
+      'reports/**',
+      'data/**',
+      'console/**',
+      'sdk/dist/**',
+      'sdk/node_modules/**',
+    ],
   },
   eslint.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
-    languageOptions: { parserOptions: { projectService: { allowDefaultProject: ['*.mjs', '*.js', '*.cjs', 'prisma.config.ts'] }, tsconfigRootDir: import.meta.dirname } },
+    languageOptions: {
+      parserOptions: { projectService: { allowDefaultProject: ['*.mjs', '*.js', '*.cjs', 'prisma.config.ts'] }, tsconfigRootDir: import.meta.dirname },
+    },
     linterOptions: { reportUnusedDisableDirectives: 'error' },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
@@ -50,7 +63,15 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       ...tseslint.configs.disableTypeChecked.languageOptions,
-      globals: { module: 'readonly', require: 'readonly', process: 'readonly', __filename: 'readonly', __dirname: 'readonly', console: 'readonly', URL: 'readonly' },
+      globals: {
+        module: 'readonly',
+        require: 'readonly',
+        process: 'readonly',
+        __filename: 'readonly',
+        __dirname: 'readonly',
+        console: 'readonly',
+        URL: 'readonly',
+      },
     },
     // CommonJS files (jest's configuration, resolver and ESM shims) load modules with require().
     rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },

@@ -93,7 +93,11 @@ export async function startPerfAnchor(ports: { stub: number; proto: number }, lo
  */
 function preparedCopy(log: (s: string) => void): string {
   const lock = readFileSync(join(ANCHOR_SOURCE, 'package-lock.json'));
-  const tag = createHash('sha256').update(lock).update(readFileSync(join(ANCHOR_SOURCE, 'proto.mjs'))).digest('hex').slice(0, 12);
+  const tag = createHash('sha256')
+    .update(lock)
+    .update(readFileSync(join(ANCHOR_SOURCE, 'proto.mjs')))
+    .digest('hex')
+    .slice(0, 12);
   const dir = join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'pos-session-broker', `perf-anchor-${tag}`);
   if (existsSync(join(dir, 'node_modules', '.package-lock.json'))) return dir;
   log(`installing the perf anchor's dependencies into ${dir}`);

@@ -61,7 +61,10 @@ export async function createFleet(terminalCount: number, deviceCount: number, nu
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     devices.push({ id: randomUUID(), keyId: randomUUID(), privateKey, terminal: terminals[i % terminalCount].number });
   }
-  for (const chunk of chunks(devices.map((d, i) => ({ d, i })), 5_000)) {
+  for (const chunk of chunks(
+    devices.map((d, i) => ({ d, i })),
+    5_000,
+  )) {
     await db.query('BEGIN');
     await db.query(
       `INSERT INTO device (id, name, status, policy) SELECT id, 'bench-pos-' || i, 'active', $3::jsonb FROM unnest($1::uuid[], $2::int[]) AS d(id, i)`,
@@ -71,10 +74,10 @@ export async function createFleet(terminalCount: number, deviceCount: number, nu
       `INSERT INTO device_key (id, device_id, alg, public_jwk) SELECT id, device_id, 'ES256', jwk FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[]) AS k(id, device_id, jwk)`,
       [chunk.map((c) => c.d.keyId), chunk.map((c) => c.d.id), chunk.map((c) => JSON.stringify(createPublicKey(c.d.privateKey).export({ format: 'jwk' })))],
     );
-    await db.query(
-      `INSERT INTO device_terminal (device_id, terminal_id) SELECT * FROM unnest($1::uuid[], $2::uuid[])`,
-      [chunk.map((c) => c.d.id), chunk.map((c) => terminals[c.i % terminalCount].id)],
-    );
+    await db.query(`INSERT INTO device_terminal (device_id, terminal_id) SELECT * FROM unnest($1::uuid[], $2::uuid[])`, [
+      chunk.map((c) => c.d.id),
+      chunk.map((c) => terminals[c.i % terminalCount].id),
+    ]);
     await db.query('COMMIT');
   }
   await db.end();
@@ -131,7 +134,9 @@ export async function pgCounters(databaseUrl: string, databaseName: string): Pro
   await db.connect();
   try {
     await db.query('SELECT pg_stat_clear_snapshot()');
-    const [{ xact_commit }] = (await db.query<{ xact_commit: string }>('SELECT xact_commit::bigint AS xact_commit FROM pg_stat_database WHERE datname = $1', [databaseName])).rows;
+    const [{ xact_commit }] = (
+      await db.query<{ xact_commit: string }>('SELECT xact_commit::bigint AS xact_commit FROM pg_stat_database WHERE datname = $1', [databaseName])
+    ).rows;
     const [{ n }] = (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM audit_event WHERE action = 'session.issued'`)).rows;
     return { commits: Number(xact_commit), issued: n };
   } finally {

@@ -63,7 +63,10 @@ const f = (n: number, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
 export function writeBenchmarkSection(r: Report): void {
   const s = r.summary;
   const runs = [...r.floors, ...r.anchors, ...r.brokers]
-    .map((x) => `| ${x.label} | ${f(x.perSecond, 0)} | ${f(x.p50, 2)} | ${f(x.p95, 2)} | ${f(x.p99, 2)} | ${x.non2xx + x.errors} | ${'cpuUsPerSession' in x ? f((x as { cpuUsPerSession: number }).cpuUsPerSession, 0) : ''} | ${'commitsPerSession' in x ? f((x as { commitsPerSession: number }).commitsPerSession, 3) : ''} |`)
+    .map(
+      (x) =>
+        `| ${x.label} | ${f(x.perSecond, 0)} | ${f(x.p50, 2)} | ${f(x.p95, 2)} | ${f(x.p99, 2)} | ${x.non2xx + x.errors} | ${'cpuUsPerSession' in x ? f((x as { cpuUsPerSession: number }).cpuUsPerSession, 0) : ''} | ${'commitsPerSession' in x ? f((x as { commitsPerSession: number }).commitsPerSession, 3) : ''} |`,
+    )
     .join('\n');
   const section = [
     START,
@@ -73,7 +76,7 @@ export function writeBenchmarkSection(r: Report): void {
     `Machine: ${r.machine}; load generator, broker, sandbox and Postgres share it.`,
     'Broker: compiled, `NODE_ENV=production`, `LOG_LEVEL=info` (one log line per request), real Postgres, Redis for limits and jti, audit durable before the reply;',
     r.anchorFound
-      ? 'gateway: the perf anchor\'s stub on loopback (no delay), called by the broker, the anchor and the floor alike.'
+      ? "gateway: the perf anchor's stub on loopback (no delay), called by the broker, the anchor and the floor alike."
       : 'gateway: the Hyp sandbox on loopback (no delay); **the perf anchor (../shared/perf-anchor) was missing, so there are no ratios**.',
     `100 devices over 20 terminals, 50 connections, pre-signed ES256 JWTs with distinct jti; floor, anchor and broker runs alternate (${r.brokers.length} each, medians quoted).`,
     '',

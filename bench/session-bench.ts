@@ -275,7 +275,7 @@ async function main(): Promise<void> {
 
     let fleetResult: FleetComparison | undefined;
     if (fleetDevices > 0) {
-      if (!anchor) log('fleet run skipped: it needs the perf anchor\'s gateway stub (any terminal, any credentials)');
+      if (!anchor) log("fleet run skipped: it needs the perf anchor's gateway stub (any terminal, any credentials)");
       else fleetResult = await fleetComparison(fleet, broker, procs, gateway.url.href);
     }
 
@@ -305,8 +305,22 @@ async function main(): Promise<void> {
       issued,
       totalOk: issuedRequestIds.length,
     };
-    writeBenchmarkSection({ quick, floors, brokers, anchors, summary, scaleOut, profile, fleet: fleetResult, anchorFound: anchor !== undefined, machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}` });
-    const auditOk = missing === 0 ? `all ${issuedRequestIds.length} 201s have their issued audit event` : `MISSING: ${missing} of ${issuedRequestIds.length} 201s have no issued audit event`;
+    writeBenchmarkSection({
+      quick,
+      floors,
+      brokers,
+      anchors,
+      summary,
+      scaleOut,
+      profile,
+      fleet: fleetResult,
+      anchorFound: anchor !== undefined,
+      machine: `${cpus().length} × ${cpus()[0]?.model ?? 'cpu'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}`,
+    });
+    const auditOk =
+      missing === 0
+        ? `all ${issuedRequestIds.length} 201s have their issued audit event`
+        : `MISSING: ${missing} of ${issuedRequestIds.length} 201s have no issued audit event`;
     log(auditOk);
     const ratios = anchor
       ? `, ${fmt(summary.cpuUs / summary.anchorCpuUs, 2)}x anchor CPU/session, ${fmt(summary.sessionsPerSecond / summary.anchorPerSecond, 2)}x anchor sessions/s`

@@ -90,9 +90,13 @@ async function main(argv: string[]): Promise<void> {
         terminalNumbers: values.terminals?.split(',').map((s) => s.trim()),
         policy: values.policy ? (JSON.parse(values.policy) as unknown) : { allowUnscoped: false, allowed: [] },
       });
-      const device = await app.get(DeviceEnrollment).enroll(input, { type: 'operator', id: `cli:${process.env.USER ?? 'unknown'}` }, {
-        requestId: `cli-${randomUUID()}`,
-      });
+      const device = await app.get(DeviceEnrollment).enroll(
+        input,
+        { type: 'operator', id: `cli:${process.env.USER ?? 'unknown'}` },
+        {
+          requestId: `cli-${randomUUID()}`,
+        },
+      );
       process.stdout.write(`${JSON.stringify(device)}\n`);
     }
   } finally {

@@ -65,14 +65,21 @@ describe('admin changes commit with their audit event, or not at all', () => {
   }
 
   const terminalRow = async (n: string) =>
-    (await h.db.query<{ endpoint_url: string; enabled: boolean; label: string }>('SELECT endpoint_url, enabled, label FROM terminal WHERE terminal_number = $1', [n]))[0];
+    (
+      await h.db.query<{ endpoint_url: string; enabled: boolean; label: string }>(
+        'SELECT endpoint_url, enabled, label FROM terminal WHERE terminal_number = $1',
+        [n],
+      )
+    )[0];
   const deviceRow = async (id: string) => {
     const [device] = await h.db.query<{ name: string; status: string; policy: unknown }>('SELECT name, status, policy FROM device WHERE id = $1', [id]);
     const terminals = await h.db.query<{ terminal_number: string }>(
       'SELECT t.terminal_number FROM device_terminal dt JOIN terminal t ON t.id = dt.terminal_id WHERE dt.device_id = $1 ORDER BY 1',
       [id],
     );
-    const keys = await h.db.query<{ id: string; expires_at: Date | null }>('SELECT id, expires_at FROM device_key WHERE device_id = $1 ORDER BY created_at', [id]);
+    const keys = await h.db.query<{ id: string; expires_at: Date | null }>('SELECT id, expires_at FROM device_key WHERE device_id = $1 ORDER BY created_at', [
+      id,
+    ]);
     return { ...device, terminals: terminals.map((t) => t.terminal_number), keys };
   };
   const devicesNamed = (name: string) => h.db.query('SELECT id FROM device WHERE name = $1', [name]);
@@ -154,7 +161,11 @@ describe('admin changes commit with their audit event, or not at all', () => {
       await expectRefused(await admin('PATCH', `/v1/admin/devices/${deviceId}`, { name: 'renamed', terminalNumbers: [TERMINAL, SECOND_TERMINAL] }));
       expect(await deviceRow(deviceId)).toEqual(before);
       await repairAdminAudit();
-      await expectDone(await admin('PATCH', `/v1/admin/devices/${deviceId}`, { name: 'renamed', terminalNumbers: [TERMINAL, SECOND_TERMINAL] }), 200, 'device.updated');
+      await expectDone(
+        await admin('PATCH', `/v1/admin/devices/${deviceId}`, { name: 'renamed', terminalNumbers: [TERMINAL, SECOND_TERMINAL] }),
+        200,
+        'device.updated',
+      );
       expect(await deviceRow(deviceId)).toMatchObject({ name: 'renamed', terminals: [TERMINAL, SECOND_TERMINAL] });
     });
 
@@ -225,12 +236,16 @@ describe('admin changes commit with their audit event, or not at all', () => {
       const call = async (method: 'POST' | 'PATCH' | 'GET', path: string, body?: unknown) => {
         const res = await request(`http://127.0.0.1:${address.port}${path}`, {
           method,
-          headers: { authorization: `Bearer ${h.operatorToken(['admin'], { subject: 'erin@example.com' })}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+          headers: {
+            authorization: `Bearer ${h.operatorToken(['admin'], { subject: 'erin@example.com' })}`,
+            ...(body ? { 'content-type': 'application/json' } : {}),
+          },
           body: body ? JSON.stringify(body) : undefined,
         });
         return { status: res.statusCode, requestId: String(res.headers['x-request-id']), body: (await res.body.json()) as Record<string, unknown> };
       };
-      const eventsOf = (requestId: string) => db.sql.query<{ action: string; actor_id: string }>('SELECT action, actor_id FROM audit_event WHERE request_id = $1', [requestId]);
+      const eventsOf = (requestId: string) =>
+        db.sql.query<{ action: string; actor_id: string }>('SELECT action, actor_id FROM audit_event WHERE request_id = $1', [requestId]);
       const NUMBER = '0882819300';
       const terminal = { terminalNumber: NUMBER, label: 'Embedded', endpointUrl: 'https://gw.example/e', credentialRef: `hyp/${NUMBER}` };
       const device = { name: 'embedded-pos', publicKey: publicJwk(), terminalNumbers: [NUMBER], policy: POLICY };

@@ -13,7 +13,12 @@ const SESSION = { terminalNumber: TERMINAL, scope: { command: 'doDeal', validati
 /** A device key pair and a JWT maker for it; EdDSA tokens are signed with node:crypto (jsonwebtoken cannot). */
 function deviceKey(kind: 'ES256' | 'EdDSA') {
   const pair = kind === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('ed25519');
-  return { kind, ...pair, jwk: pair.publicKey.export({ format: 'jwk' }) as Record<string, unknown>, pem: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString() };
+  return {
+    kind,
+    ...pair,
+    jwk: pair.publicKey.export({ format: 'jwk' }) as Record<string, unknown>,
+    pem: pair.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+  };
 }
 type DeviceKey = ReturnType<typeof deviceKey>;
 

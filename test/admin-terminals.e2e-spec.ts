@@ -21,8 +21,7 @@ describe('admin API: terminals', () => {
 
   beforeAll(async () => {
     h = await BrokerHarness.start();
-    admin = (method, path, body) =>
-      h.send(method, path, body, { authorization: `Bearer ${h.operatorToken(['admin'], { subject: 'alice@example.com' })}` });
+    admin = (method, path, body) => h.send(method, path, body, { authorization: `Bearer ${h.operatorToken(['admin'], { subject: 'alice@example.com' })}` });
   });
 
   afterAll(async () => {
@@ -197,7 +196,8 @@ describe('admin API: terminals', () => {
     });
     let device: TestDevice;
     const issue = (terminalNumber: string, scope: object) => h.post('/v1/sessions', { terminalNumber, scope }, { authorization: `Bearer ${device.jwt()}` });
-    const storedConfig = async (n: string) => (await h.db.query<{ provider_config: unknown }>('SELECT provider_config FROM terminal WHERE terminal_number = $1', [n]))[0]?.provider_config;
+    const storedConfig = async (n: string) =>
+      (await h.db.query<{ provider_config: unknown }>('SELECT provider_config FROM terminal WHERE terminal_number = $1', [n]))[0]?.provider_config;
     const problem = (res: HttpResult) => {
       expect(res.status).toBe(400);
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
@@ -239,7 +239,11 @@ describe('admin API: terminals', () => {
     });
 
     it.each([
-      ['a malformed processing terminal id', { processingTerminalId: 'a b', identityUrl: 'https://id.example/authorize' }, 'providerConfig.processingTerminalId'],
+      [
+        'a malformed processing terminal id',
+        { processingTerminalId: 'a b', identityUrl: 'https://id.example/authorize' },
+        'providerConfig.processingTerminalId',
+      ],
       ['no identity URL', { processingTerminalId: '1234001' }, 'providerConfig.identityUrl'],
       ['no configuration at all', undefined, 'providerConfig.processingTerminalId'],
       ['a field Payroc does not know', { processingTerminalId: '1234001', identityUrl: 'https://id.example/authorize', region: 'eu' }, 'providerConfig'],
@@ -251,7 +255,11 @@ describe('admin API: terminals', () => {
     });
 
     it('refuses a wallet id list that is empty, and an embedded API that does not exist, naming the field', async () => {
-      const wallet = await admin('POST', '/v1/admin/terminals', { ...walletBody(), terminalNumber: '0882819139', providerConfig: { parentSystemId: PARENT_SYSTEM_ID, walletIds: [] } });
+      const wallet = await admin('POST', '/v1/admin/terminals', {
+        ...walletBody(),
+        terminalNumber: '0882819139',
+        providerConfig: { parentSystemId: PARENT_SYSTEM_ID, walletIds: [] },
+      });
       expect(problem(wallet).map((e) => e.path)).toContain('providerConfig.walletIds');
       const embedded = await admin('PATCH', `/v1/admin/terminals/${EMBEDDED}`, { providerConfig: { apis: ['reporting'] } });
       expect(problem(embedded).map((e) => e.path)).toContain('providerConfig.apis.0');
@@ -267,7 +275,11 @@ describe('admin API: terminals', () => {
     ])('refuses a secret-looking key (%s): 400 naming it, the value nowhere', async (key, extra) => {
       const secret = JSON.stringify(extra).match(/"([a-z]{2}-in-config-\d)"/)![1];
       h.secretsSeen.add(secret);
-      const created = await admin('POST', '/v1/admin/terminals', { ...payrocBody(), terminalNumber: '0882819139', providerConfig: { ...payrocBody().providerConfig, ...extra } });
+      const created = await admin('POST', '/v1/admin/terminals', {
+        ...payrocBody(),
+        terminalNumber: '0882819139',
+        providerConfig: { ...payrocBody().providerConfig, ...extra },
+      });
       const errors = problem(created);
       expect(errors).toContainEqual({ path: `providerConfig.${key}`, message: expect.stringMatching(/secret/i) });
       expect(created.text).not.toContain(secret);
@@ -304,7 +316,9 @@ describe('admin API: terminals', () => {
 
     it('a change of provider needs a valid configuration for the new one', async () => {
       const HYP = '0882819133';
-      expect((await admin('POST', '/v1/admin/terminals', { ...base, terminalNumber: HYP, label: 'Switching lane', credentialRef: `hyp/${HYP}` })).status).toBe(201);
+      expect((await admin('POST', '/v1/admin/terminals', { ...base, terminalNumber: HYP, label: 'Switching lane', credentialRef: `hyp/${HYP}` })).status).toBe(
+        201,
+      );
       const without = await admin('PATCH', `/v1/admin/terminals/${HYP}`, { provider: 'payroc' });
       expect(problem(without).map((e) => e.path)).toContain('providerConfig.processingTerminalId');
       // Hyp has no provider fields: a Payroc configuration is refused for it.
@@ -317,7 +331,11 @@ describe('admin API: terminals', () => {
       expect(switched.status).toBe(200);
       expect(switched.body).toMatchObject({ provider: 'payroc', providerConfig: config });
       const [event] = await events(switched);
-      expect(event.details).toEqual({ terminalNumber: HYP, before: { provider: 'hyp', providerConfig: {} }, after: { provider: 'payroc', providerConfig: config } });
+      expect(event.details).toEqual({
+        terminalNumber: HYP,
+        before: { provider: 'hyp', providerConfig: {} },
+        after: { provider: 'payroc', providerConfig: config },
+      });
       // And back: the Payroc fields are no configuration for Hyp.
       expect(problem(await admin('PATCH', `/v1/admin/terminals/${HYP}`, { provider: 'hyp' })).map((e) => e.path)).toContain('providerConfig');
       expect((await admin('PATCH', `/v1/admin/terminals/${HYP}`, { provider: 'hyp', providerConfig: {} })).status).toBe(200);
@@ -347,9 +365,16 @@ describe('admin API: terminals', () => {
         errors: [expect.objectContaining({ path: 'providerConfig' })],
       });
       await expect(
-        addTerminalFromCli(h.app, { ...args, 'provider-config': JSON.stringify({ parentSystemId: PARENT_SYSTEM_ID, walletIds: [], authToken: 'x' }) }, 'dana', 'cli-pc-2'),
+        addTerminalFromCli(
+          h.app,
+          { ...args, 'provider-config': JSON.stringify({ parentSystemId: PARENT_SYSTEM_ID, walletIds: [], authToken: 'x' }) },
+          'dana',
+          'cli-pc-2',
+        ),
       ).rejects.toMatchObject({ status: 400, errors: expect.arrayContaining([expect.objectContaining({ path: 'providerConfig.authToken' })]) });
-      await expect(addTerminalFromCli(h.app, { ...args, 'provider-config': JSON.stringify({ parentSystemId: PARENT_SYSTEM_ID, walletIds: [] }) }, 'dana', 'cli-pc-3')).rejects.toMatchObject({
+      await expect(
+        addTerminalFromCli(h.app, { ...args, 'provider-config': JSON.stringify({ parentSystemId: PARENT_SYSTEM_ID, walletIds: [] }) }, 'dana', 'cli-pc-3'),
+      ).rejects.toMatchObject({
         status: 400,
         errors: expect.arrayContaining([expect.objectContaining({ path: 'providerConfig.walletIds' })]),
       });
@@ -362,7 +387,9 @@ describe('admin API: terminals', () => {
       expect([event.action, event.actor_id]).toEqual(['terminal.created', 'cli:dana']);
       expect(event.details).toMatchObject({ after: { providerConfig: config } });
       const cliDevice = await h.enrollDevice(POLICY, [CLI]);
-      expect((await h.post('/v1/sessions', { terminalNumber: CLI, scope: { walletId: WALLET_IDS[0] } }, { authorization: `Bearer ${cliDevice.jwt()}` })).status).toBe(201);
+      expect(
+        (await h.post('/v1/sessions', { terminalNumber: CLI, scope: { walletId: WALLET_IDS[0] } }, { authorization: `Bearer ${cliDevice.jwt()}` })).status,
+      ).toBe(201);
 
       // Run again without the option: the configuration stays as it is.
       await addTerminalFromCli(h.app, { ...args, label: 'CLI wallet 2' }, 'dana', 'cli-pc-5');

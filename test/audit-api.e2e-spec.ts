@@ -91,7 +91,8 @@ describe('auditor API over HTTP (Postgres)', () => {
       for (const path of ['/v1/audit/seals', '/v1/audit/signing-keys']) {
         const responses = (paths[path].get as unknown as { responses: Record<string, { content?: Record<string, unknown> }> }).responses;
         const problems = path === '/v1/audit/seals' ? ['400', '401', '403', '429'] : ['401', '403', '429'];
-        for (const status of problems) expect({ path, status, types: Object.keys(responses[status]?.content ?? {}) }).toEqual({ path, status, types: ['application/problem+json'] });
+        for (const status of problems)
+          expect({ path, status, types: Object.keys(responses[status]?.content ?? {}) }).toEqual({ path, status, types: ['application/problem+json'] });
       }
       expect(paths['/v1/audit/seals'].get.parameters?.map((p) => p.name).sort()).toEqual(['from', 'to']);
       expect(paths['/v1/audit/events'].get.parameters?.map((p) => p.name)).toEqual(
@@ -117,7 +118,13 @@ describe('auditor API over HTTP (Postgres)', () => {
         await seedEvents(h.db, 10, { start: new Date(base + burst * 1000), stepMs: 0, terminal });
       }
       await seedEvents(h.db, 7, { start: new Date(base + 40_000), terminal, outcome: 'failed', action: 'session.failed', gatewayResult: '457' });
-      await seedEvents(h.db, 5, { start: new Date(base + 50_000), terminal: SECOND_TERMINAL, outcome: 'denied', action: 'session.denied', gatewayResult: null });
+      await seedEvents(h.db, 5, {
+        start: new Date(base + 50_000),
+        terminal: SECOND_TERMINAL,
+        outcome: 'denied',
+        action: 'session.denied',
+        gatewayResult: null,
+      });
     });
 
     it('pages newest first with no gaps or duplicates while new events keep arriving', async () => {
@@ -202,7 +209,9 @@ describe('auditor API over HTTP (Postgres)', () => {
       expect(res.headers['transfer-encoding']).toBe('chunked');
       const text = await res.body.text();
       const lines = text.trimEnd().split('\n');
-      expect(lines[0]).toBe('id,occurredAt,action,outcome,reason,actorType,actorId,terminalNumber,scope,requestId,clientIp,userAgent,gatewayResult,gatewayTranId,latencyMs,sessionFingerprint,details');
+      expect(lines[0]).toBe(
+        'id,occurredAt,action,outcome,reason,actorType,actorId,terminalNumber,scope,requestId,clientIp,userAgent,gatewayResult,gatewayTranId,latencyMs,sessionFingerprint,details',
+      );
       expect(lines).toHaveLength(1 + 100_001);
       // Newest first: the seeded events (ascending ids, 10 ms apart) come out in descending id order.
       const ids = lines.slice(1, -1).map((l) => BigInt(l.slice(0, l.indexOf(','))));
@@ -214,7 +223,9 @@ describe('auditor API over HTTP (Postgres)', () => {
     });
 
     it('streams the same rows as NDJSON', async () => {
-      const res = await request(`${h.baseUrl}/v1/audit/events/export?format=ndjson&terminalNumber=${terminal}`, { headers: { authorization: `Bearer ${auditor}` } });
+      const res = await request(`${h.baseUrl}/v1/audit/events/export?format=ndjson&terminalNumber=${terminal}`, {
+        headers: { authorization: `Bearer ${auditor}` },
+      });
       expect(res.statusCode).toBe(200);
       expect(res.headers['content-type']).toBe('application/x-ndjson; charset=utf-8');
       expect(res.headers['content-disposition']).toMatch(/^attachment; filename="audit-events-beginning-\d{8}T\d{6}Z\.ndjson"$/);
@@ -226,7 +237,9 @@ describe('auditor API over HTTP (Postgres)', () => {
     });
 
     it('stops reading when the client goes away, and keeps serving', async () => {
-      const res = await request(`${h.baseUrl}/v1/audit/events/export?format=csv&terminalNumber=${terminal}`, { headers: { authorization: `Bearer ${auditor}` } });
+      const res = await request(`${h.baseUrl}/v1/audit/events/export?format=csv&terminalNumber=${terminal}`, {
+        headers: { authorization: `Bearer ${auditor}` },
+      });
       for await (const _ of res.body) break;
       const after = await get('/v1/audit/events?limit=1');
       expect(after.status).toBe(200);
@@ -330,7 +343,12 @@ describe('auditor API over HTTP (Postgres)', () => {
 
       const res = await h.post('/v1/audit/sessions/lookup', { sessionId }, { authorization: `Bearer ${auditor}` });
       expect(res.status).toBe(200);
-      expect(res.body.issuance).toMatchObject({ action: 'session.issued', requestId: issued.body.requestId, actorId: device.deviceId, terminalNumber: TERMINAL });
+      expect(res.body.issuance).toMatchObject({
+        action: 'session.issued',
+        requestId: issued.body.requestId,
+        actorId: device.deviceId,
+        terminalNumber: TERMINAL,
+      });
       expect((res.body.events as Array<{ action: string }>).map((e) => e.action)).toEqual(['session.requested', 'session.issued']);
       expect(res.text).not.toContain(sessionId);
 
@@ -353,7 +371,7 @@ describe('auditor API over HTTP (Postgres)', () => {
 
   describe('GET /v1/audit/verify', () => {
     async function sealedEverything(): Promise<void> {
-      for (const deadline = Date.now() + 15_000; Date.now() < deadline; ) {
+      for (const deadline = Date.now() + 15_000; Date.now() < deadline;) {
         const [row] = await h.db.query<{ unsealed: number }>(
           'SELECT count(*)::int AS unsealed FROM audit_event WHERE id > coalesce((SELECT max(last_event_id) FROM audit_seal), 0)',
         );

@@ -41,7 +41,7 @@ describe('npm run cli -- audit:verify-export (offline)', () => {
   }
 
   async function sealedEverything(): Promise<void> {
-    for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
+    for (const deadline = Date.now() + 20_000; Date.now() < deadline;) {
       const [row] = await h.db.query<{ unsealed: number }>(
         'SELECT count(*)::int AS unsealed FROM audit_event WHERE id > coalesce((SELECT max(last_event_id) FROM audit_seal), 0)',
       );
@@ -89,7 +89,14 @@ describe('npm run cli -- audit:verify-export (offline)', () => {
     const seals = await download('/v1/audit/seals', 'seals.ndjson');
     const keys = await download('/v1/audit/signing-keys', 'jwks.json');
     const events = await download('/v1/audit/events/export?format=ndjson', 'events.ndjson');
-    clean = { events: events.split('\n').filter((l) => l !== ''), seals: seals.split('\n').filter((l) => l !== '').map((l) => JSON.parse(l) as SealLine), keys };
+    clean = {
+      events: events.split('\n').filter((l) => l !== ''),
+      seals: seals
+        .split('\n')
+        .filter((l) => l !== '')
+        .map((l) => JSON.parse(l) as SealLine),
+      keys,
+    };
     expect(clean.seals.length).toBeGreaterThanOrEqual(4);
     expect(clean.seals.some((s) => s.gaps.some(([a, b]) => BigInt(a) <= BigInt(gapId) && BigInt(gapId) <= BigInt(b)))).toBe(true);
   }, 60_000);
@@ -134,7 +141,10 @@ describe('npm run cli -- audit:verify-export (offline)', () => {
 
     const copy = { ...(JSON.parse(clean.events[index]) as Record<string, unknown>), reason: 'a second story' };
     const twice = await run('twice', { events: [JSON.stringify(copy), ...clean.events] });
-    expect(twice).toEqual({ exitCode: 1, output: `FAILED: unexpected-event event ${idOf(clean.events[index])} in seal 1: The event appears twice in the export.` });
+    expect(twice).toEqual({
+      exitCode: 1,
+      output: `FAILED: unexpected-event event ${idOf(clean.events[index])} in seal 1: The event appears twice in the export.`,
+    });
   });
 
   it('exits 1 naming a seal whose signature is forged, and one signed by a key that is not published', async () => {
@@ -173,7 +183,14 @@ describe('npm run cli -- audit:verify-export (offline)', () => {
   it('answers a usage error with 64 and unreadable inputs with 1, naming them', async () => {
     expect((await runAuditVerifyExport(['--events', 'x'])).exitCode).toBe(64);
     expect((await runAuditVerifyExport(['--events', 'x', '--seals', 'y', '--keys', 'z', '--extra'])).exitCode).toBe(64);
-    const missing = await runAuditVerifyExport(['--events', join(dir, 'events.ndjson'), '--seals', join(dir, 'seals.ndjson'), '--keys', join(dir, 'none.json')]);
+    const missing = await runAuditVerifyExport([
+      '--events',
+      join(dir, 'events.ndjson'),
+      '--seals',
+      join(dir, 'seals.ndjson'),
+      '--keys',
+      join(dir, 'none.json'),
+    ]);
     expect(missing).toEqual({ exitCode: 1, output: `FAILED: keys file ${join(dir, 'none.json')}: ENOENT` });
     const junk = await run('junk', { events: [...clean.events.slice(0, 3), '{"id": "5", "oops"', ...clean.events.slice(3)] });
     expect(junk).toEqual({ exitCode: 1, output: `FAILED: events file ${join(dir, 'junk.events.ndjson')}, line 4: not JSON` });

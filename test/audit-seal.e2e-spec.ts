@@ -72,9 +72,11 @@ describe('audit seals (Postgres)', () => {
     await late.connect();
     try {
       await late.query('BEGIN');
-      const [{ id }] = (await late.query(
-        `INSERT INTO audit_event (occurred_at, action, outcome, actor_type, request_id) VALUES (now(), 'late.event', 'success', 'system', 'late') RETURNING id::text`,
-      )).rows as Array<{ id: string }>;
+      const [{ id }] = (
+        await late.query(
+          `INSERT INTO audit_event (occurred_at, action, outcome, actor_type, request_id) VALUES (now(), 'late.event', 'success', 'system', 'late') RETURNING id::text`,
+        )
+      ).rows as Array<{ id: string }>;
       await seedEvents(h.db, 4);
       await sealAll(h);
       await late.query('COMMIT');
@@ -159,8 +161,15 @@ describe('audit verify catches tampering by the database owner', () => {
               to_char(sealed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "sealedAt"
          FROM audit_seal WHERE seq = 2`,
     );
-    const forged = sealHash({ ...(s as unknown as SealHeader), eventCount: Number(s.eventCount), version: Number(s.version), sealedAt: '2030-01-01T00:00:00.000Z' });
-    await asOwnerBypassingTriggers(h.db, 'audit_seal', `UPDATE audit_seal SET sealed_at = '2030-01-01T00:00:00Z', hash = decode($1, 'hex') WHERE seq = 2`, [forged]);
+    const forged = sealHash({
+      ...(s as unknown as SealHeader),
+      eventCount: Number(s.eventCount),
+      version: Number(s.version),
+      sealedAt: '2030-01-01T00:00:00.000Z',
+    });
+    await asOwnerBypassingTriggers(h.db, 'audit_seal', `UPDATE audit_seal SET sealed_at = '2030-01-01T00:00:00Z', hash = decode($1, 'hex') WHERE seq = 2`, [
+      forged,
+    ]);
     expect((await verifier.verify({})).problem).toMatchObject({ kind: 'bad-signature', sealSeq: '2' });
   });
 
@@ -207,7 +216,9 @@ describe('audit retention', () => {
     expect(left.map((r) => r.id)).toEqual([...old.slice(100), ...recent]);
     expect((await h.db.query<{ seq: string }>('SELECT seq::text FROM audit_seal ORDER BY seq')).map((r) => r.seq)).toEqual(['3', '4']);
 
-    const [retention] = await h.db.query<{ through_seal_seq: string; seals_purged: number }>('SELECT through_seal_seq::text, seals_purged FROM audit_retention');
+    const [retention] = await h.db.query<{ through_seal_seq: string; seals_purged: number }>(
+      'SELECT through_seal_seq::text, seals_purged FROM audit_retention',
+    );
     expect(retention).toMatchObject({ through_seal_seq: '2', seals_purged: 2 });
     const [event] = await h.db.query<{ actor_type: string; details: Record<string, unknown> }>(
       `SELECT actor_type, details FROM audit_event WHERE action = 'audit.retention.purged'`,

@@ -52,9 +52,7 @@ function signatureHolds(seal: SealLine, jwk: Record<string, unknown>): boolean {
   const key = createPublicKey({ key: jwk as never, format: 'jwk' });
   const data = Buffer.from(seal.hash, 'ascii');
   const signature = Buffer.from(seal.signature, 'base64url');
-  return seal.alg === 'EdDSA'
-    ? verifySignature(null, data, key, signature)
-    : verifySignature('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature);
+  return seal.alg === 'EdDSA' ? verifySignature(null, data, key, signature) : verifySignature('sha256', data, { key, dsaEncoding: 'ieee-p1363' }, signature);
 }
 
 describe('GET /v1/audit/verify before the first seal', () => {
@@ -86,7 +84,12 @@ describe('seals signed with an asymmetric key from the secret store (HTTP)', () 
   const get = (path: string, token = auditor) => h.send('GET', path, undefined, { authorization: `Bearer ${token}` });
 
   beforeAll(async () => {
-    h = await BrokerHarness.start({ AUDIT_SEAL_INTERVAL_MS: '0', AUDIT_SEAL_MAX_EVENTS: '20', AUDIT_SEAL_KEY_REF: 'broker/audit-seal-key', SECRETS_CACHE_TTL_MS: '0' });
+    h = await BrokerHarness.start({
+      AUDIT_SEAL_INTERVAL_MS: '0',
+      AUDIT_SEAL_MAX_EVENTS: '20',
+      AUDIT_SEAL_KEY_REF: 'broker/audit-seal-key',
+      SECRETS_CACHE_TTL_MS: '0',
+    });
     auditor = h.operatorToken(['auditor'], { subject: 'auditor@example.com' });
   });
   afterAll(() => h?.close());
@@ -127,7 +130,11 @@ describe('seals signed with an asymmetric key from the secret store (HTTP)', () 
     for (const seal of chain) {
       expect(seal.prevHash).toBe(prev);
       expect(sealHash(headerOf(seal))).toBe(seal.hash);
-      expect(seal).toMatchObject({ minOccurredAt: expect.any(String), maxOccurredAt: expect.any(String), eventsDigest: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect(seal).toMatchObject({
+        minOccurredAt: expect.any(String),
+        maxOccurredAt: expect.any(String),
+        eventsDigest: expect.stringMatching(/^[0-9a-f]{64}$/),
+      });
       expect(signatureHolds(seal, jwks[0])).toBe(true);
       prev = seal.hash;
     }
@@ -165,7 +172,13 @@ describe('seals signed with an asymmetric key from the secret store (HTTP)', () 
     const chain = lines((await get('/v1/audit/seals')).text);
     expect(chain.slice(0, 3).every((s) => s.kid === oldKid)).toBe(true);
     expect(chain.slice(3).every((s) => s.kid === newKid && s.alg === 'ES256')).toBe(true);
-    for (const seal of chain) expect(signatureHolds(seal, jwks.find((k) => k.kid === seal.kid)!)).toBe(true);
+    for (const seal of chain)
+      expect(
+        signatureHolds(
+          seal,
+          jwks.find((k) => k.kid === seal.kid)!,
+        ),
+      ).toBe(true);
     expect((await get('/v1/audit/verify')).body).toMatchObject({ ok: true, sealsChecked: chain.length });
 
     // A replaced key written back to the store is never current again: nothing is signed with it.
@@ -212,8 +225,9 @@ describe('a database upgraded from HMAC-signed seals (version 1)', () => {
     const client = new Client({ connectionString: db.url });
     await client.connect();
     try {
-      const rows = (await client.query({ text: `SELECT ${EVENT_COLUMNS} FROM audit_event e WHERE e.id > $1 ORDER BY e.id`, values: [String(prev.last)], rowMode: 'array' }))
-        .rows as EventRow[];
+      const rows = (
+        await client.query({ text: `SELECT ${EVENT_COLUMNS} FROM audit_event e WHERE e.id > $1 ORDER BY e.id`, values: [String(prev.last)], rowMode: 'array' })
+      ).rows as EventRow[];
       const sealed = new SealedEvents(prev.last + 1n);
       for (const row of rows) sealed.add(row);
       const parts = sealed.finish();
@@ -237,9 +251,22 @@ describe('a database upgraded from HMAC-signed seals (version 1)', () => {
         `INSERT INTO audit_seal (seq, version, first_event_id, last_event_id, event_count, gaps, min_occurred_at, max_occurred_at,
              event_locators, events_digest, prev_hash, hash, key_id, signature, sealed_at)
          VALUES ($1, 1, $2, $3, $4, $5::jsonb, $6, $7, $8, decode($9, 'hex'), decode($10, 'hex'), decode($11, 'hex'), $12, $13, $14)`,
-        [header.seq, header.firstEventId, header.lastEventId, header.eventCount, JSON.stringify(header.gaps), header.minOccurredAt,
-          header.maxOccurredAt, parts.locators, parts.eventsDigest, prev.hash, hash, keyId,
-          createHmac('sha256', hmacKey).update(hash, 'utf8').digest(), header.sealedAt],
+        [
+          header.seq,
+          header.firstEventId,
+          header.lastEventId,
+          header.eventCount,
+          JSON.stringify(header.gaps),
+          header.minOccurredAt,
+          header.maxOccurredAt,
+          parts.locators,
+          parts.eventsDigest,
+          prev.hash,
+          hash,
+          keyId,
+          createHmac('sha256', hmacKey).update(hash, 'utf8').digest(),
+          header.sealedAt,
+        ],
       );
       return { hash, last: sealed.lastEventId };
     } finally {
@@ -342,7 +369,11 @@ describe('the embedded mode’s development secrets', () => {
       writeFileSync(path, JSON.stringify({ 'seal/rsa': { privateKey: rsa }, 'seal/junk': { privateKey: 'not a key' } }));
       const config = (ref: string) => ({ values: validateConfig({ AUDIT_SEAL_KEY_REF: ref, SECRETS_FILE: path }) }) as unknown as AppConfig;
       const store = new FileSecretsProvider(path, 0);
-      const message = (ref: string) => readSealSigningKey(store, config(ref)).then(() => 'started', (err: Error) => err.message);
+      const message = (ref: string) =>
+        readSealSigningKey(store, config(ref)).then(
+          () => 'started',
+          (err: Error) => err.message,
+        );
       expect(await message('seal/rsa')).toBe('The audit seal key (seal/rsa) must be an Ed25519 or P-256 key (is rsa).');
       expect(await message('seal/junk')).toBe('The audit seal key (seal/junk) is not a PEM private key.');
       await expect(readSealSigningKey(store, config('seal/none'))).rejects.toThrow(/^The audit seal key \(seal\/none\) cannot be read from the secret store/);

@@ -140,7 +140,12 @@ function devOnlyInstalled(lock: Lockfile, omit: Set<string>): string[] {
 function npmCommands(run: string): string[][] {
   return run
     .split(/&&|\|\||;/)
-    .map((segment) => segment.trim().split(/\s+/).filter((w) => !w.startsWith('--mount=')))
+    .map((segment) =>
+      segment
+        .trim()
+        .split(/\s+/)
+        .filter((w) => !w.startsWith('--mount=')),
+    )
     .filter((words) => words[0] === 'npm' || words[0] === 'yarn' || words[0] === 'pnpm');
 }
 
@@ -256,7 +261,18 @@ function dockerignoreProblems(ignore: string, dockerfile: string): string[] {
     .split(/\r?\n/)
     .map((l) => l.trim())
     .filter((l) => l && !l.startsWith('#') && !l.startsWith('!'))
-    .map((l) => new RegExp('^' + l.replace(/^\/|\/$/g, '').replace(/[.+^$()|[\]{}]/g, '\\$&').replace(/\*\*/g, '.*').replace(/\*/g, '[^/]*') + '(/.*)?$'));
+    .map(
+      (l) =>
+        new RegExp(
+          '^' +
+            l
+              .replace(/^\/|\/$/g, '')
+              .replace(/[.+^$()|[\]{}]/g, '\\$&')
+              .replace(/\*\*/g, '.*')
+              .replace(/\*/g, '[^/]*') +
+            '(/.*)?$',
+        ),
+    );
   const ignored = (p: string) => patterns.some((re) => re.test(p));
   const problems: string[] = [];
   for (const must of ['node_modules', 'dist', 'data', '.env', '.git']) if (!ignored(must)) problems.push(`.dockerignore must exclude ${must}`);
@@ -343,10 +359,45 @@ function hasHealthcheck(service: Yaml): boolean {
 
 /** Service keys of the Compose Specification this stack may use: a typo is otherwise ignored silently. */
 const SERVICE_KEYS = new Set([
-  'build', 'image', 'command', 'entrypoint', 'environment', 'env_file', 'depends_on', 'healthcheck', 'volumes', 'ports',
-  'expose', 'restart', 'read_only', 'tmpfs', 'cap_add', 'cap_drop', 'security_opt', 'user', 'working_dir', 'networks',
-  'labels', 'deploy', 'secrets', 'configs', 'logging', 'ulimits', 'init', 'stop_grace_period', 'stop_signal', 'profiles',
-  'container_name', 'hostname', 'platform', 'pull_policy', 'extra_hosts', 'mem_limit', 'cpus', 'shm_size', 'sysctls',
+  'build',
+  'image',
+  'command',
+  'entrypoint',
+  'environment',
+  'env_file',
+  'depends_on',
+  'healthcheck',
+  'volumes',
+  'ports',
+  'expose',
+  'restart',
+  'read_only',
+  'tmpfs',
+  'cap_add',
+  'cap_drop',
+  'security_opt',
+  'user',
+  'working_dir',
+  'networks',
+  'labels',
+  'deploy',
+  'secrets',
+  'configs',
+  'logging',
+  'ulimits',
+  'init',
+  'stop_grace_period',
+  'stop_signal',
+  'profiles',
+  'container_name',
+  'hostname',
+  'platform',
+  'pull_policy',
+  'extra_hosts',
+  'mem_limit',
+  'cpus',
+  'shm_size',
+  'sysctls',
 ]);
 const HEALTHCHECK_KEYS = new Set(['test', 'interval', 'timeout', 'retries', 'start_period', 'start_interval', 'disable']);
 const CONDITIONS = new Set(['service_started', 'service_healthy', 'service_completed_successfully']);
@@ -388,17 +439,23 @@ function composeProblems(compose: Yaml, proxyConfig: (path: string) => string | 
 
   // Every service is either health-checked or a one-off that something waits for to complete.
   const waitedToComplete = new Set(
-    Object.values(services).flatMap((s) => Object.entries(dependsOn(s)).filter(([, c]) => c === 'service_completed_successfully').map(([n]) => n)),
+    Object.values(services).flatMap((s) =>
+      Object.entries(dependsOn(s))
+        .filter(([, c]) => c === 'service_completed_successfully')
+        .map(([n]) => n),
+    ),
   );
   for (const [name, s] of Object.entries(services)) {
     for (const key of Object.keys(s ?? {})) if (!SERVICE_KEYS.has(key)) problems.push(`compose: ${name}.${key} is not a service key`);
-    for (const key of Object.keys(s?.healthcheck ?? {})) if (!HEALTHCHECK_KEYS.has(key)) problems.push(`compose: ${name}.healthcheck.${key} is not a healthcheck key`);
+    for (const key of Object.keys(s?.healthcheck ?? {}))
+      if (!HEALTHCHECK_KEYS.has(key)) problems.push(`compose: ${name}.healthcheck.${key} is not a healthcheck key`);
     if (!hasHealthcheck(s) && !waitedToComplete.has(name)) problems.push(`compose: ${name} has no healthcheck`);
     if (waitedToComplete.has(name) && s.restart && s.restart !== 'no') problems.push(`compose: one-off ${name} must not restart`);
     for (const [dep, condition] of Object.entries(dependsOn(s))) {
       if (!services[dep]) problems.push(`compose: ${name} depends on unknown ${dep}`);
       else if (!condition || !CONDITIONS.has(condition)) problems.push(`compose: ${name} depends on ${dep} without a condition`);
-      else if (condition === 'service_healthy' && !hasHealthcheck(services[dep])) problems.push(`compose: ${name} waits for ${dep} to be healthy, which has no healthcheck`);
+      else if (condition === 'service_healthy' && !hasHealthcheck(services[dep]))
+        problems.push(`compose: ${name} waits for ${dep} to be healthy, which has no healthcheck`);
     }
   }
   for (const [from, to, condition] of REQUIRED_EDGES) {
@@ -422,7 +479,8 @@ function composeProblems(compose: Yaml, proxyConfig: (path: string) => string | 
   if (JSON.stringify(env1) !== JSON.stringify(composeEnv(services['broker-2']))) problems.push('compose: broker-1 and broker-2 settings differ');
   for (const who of [...BROKERS, 'migrate']) {
     const env = composeEnv(services[who]);
-    for (const name of Object.keys(env)) if (!SCHEMA_KEYS.has(name)) problems.push(`compose: ${who} sets ${name}, which is not a setting (src/config/config.schema.ts)`);
+    for (const name of Object.keys(env))
+      if (!SCHEMA_KEYS.has(name)) problems.push(`compose: ${who} sets ${name}, which is not a setting (src/config/config.schema.ts)`);
   }
   for (const b of BROKERS) if (services[b].ports?.length) problems.push(`compose: ${b} is published; only the proxy is`);
   for (const [name, s] of Object.entries(services)) {
@@ -447,7 +505,8 @@ function composeProblems(compose: Yaml, proxyConfig: (path: string) => string | 
       if (!trusts(config.TRUSTED_PROXIES, a)) problems.push(`compose: brokers behind the proxy must trust its address ${a} (TRUSTED_PROXIES)`);
     }
     problems.push(...trustedProxyProblems('compose', config.TRUSTED_PROXIES));
-    if (config.METRICS_PORT === 'off' || config.METRICS_PORT === config.PORT) problems.push('compose: brokers must serve metrics on a port of their own (METRICS_PORT)');
+    if (config.METRICS_PORT === 'off' || config.METRICS_PORT === config.PORT)
+      problems.push('compose: brokers must serve metrics on a port of their own (METRICS_PORT)');
     else metricsPort = config.METRICS_PORT;
   } catch (err) {
     problems.push(`compose: the brokers' settings are refused: ${(err as Error).message}`);
@@ -468,8 +527,11 @@ function composeProblems(compose: Yaml, proxyConfig: (path: string) => string | 
 
   // The proxy: published, round-robin over both brokers, each actively health-checked.
   const proxy = services.proxy;
-  if (!(proxy.ports ?? []).some((p: string | Yaml) => String(typeof p === 'string' ? p : p.published).includes('8080'))) problems.push('compose: proxy must publish 8080');
-  const mounted = mounts(proxy).map((m) => m.source).find((src) => /\.(cfg|conf)$/.test(src));
+  if (!(proxy.ports ?? []).some((p: string | Yaml) => String(typeof p === 'string' ? p : p.published).includes('8080')))
+    problems.push('compose: proxy must publish 8080');
+  const mounted = mounts(proxy)
+    .map((m) => m.source)
+    .find((src) => /\.(cfg|conf)$/.test(src));
   const cfg = mounted ? proxyConfig(mounted) : undefined;
   if (!cfg) problems.push('compose: proxy has no mounted configuration');
   else problems.push(...haproxyProblems(cfg, Number(env1.PORT), metricsPort));
@@ -511,7 +573,11 @@ function mountAt(service: Yaml, path: string): { source: string; rest: string } 
   return m && { source: m.source, rest: path.slice(m.target.replace(/\/$/, '').length + 1) };
 }
 const sameFile = (a?: { source: string; rest: string }, b?: { source: string; rest: string }) => !!a && !!b && a.source === b.source && a.rest === b.rest;
-const joinWords = (v: unknown) => [v].flat().filter((x) => x !== undefined).join(' ');
+const joinWords = (v: unknown) =>
+  [v]
+    .flat()
+    .filter((x) => x !== undefined)
+    .join(' ');
 
 function vaultWiringProblems(services: Record<string, Yaml>, brokerEnv: Record<string, string>): string[] {
   const problems: string[] = [];
@@ -535,7 +601,8 @@ function vaultWiringProblems(services: Record<string, Yaml>, brokerEnv: Record<s
     const ca = mountAt(vault, `${certDir}/vault-ca.pem`);
     if (!ca || ca.source.startsWith('.')) problems.push('compose: vault must write its CA to a named volume');
     for (const b of BROKERS) {
-      if (!sameFile(mountAt(services[b], composeEnv(services[b]).VAULT_CA_FILE ?? ''), ca)) problems.push(`compose: ${b} VAULT_CA_FILE is not the CA vault generates`);
+      if (!sameFile(mountAt(services[b], composeEnv(services[b]).VAULT_CA_FILE ?? ''), ca))
+        problems.push(`compose: ${b} VAULT_CA_FILE is not the CA vault generates`);
     }
     if (!sameFile(mountAt(seed, composeEnv(seed).VAULT_CACERT ?? ''), ca)) problems.push('compose: vault-seed VAULT_CACERT is not the CA vault generates');
   }
@@ -546,7 +613,10 @@ function vaultWiringProblems(services: Record<string, Yaml>, brokerEnv: Record<s
   else if (!existsSync(join(DOCKER, onHost.source, 'broker-policy.hcl'))) problems.push('compose: docker/vault/broker-policy.hcl is missing beside setup.sh');
   const seedEnv = composeEnv(seed);
   if (brokerEnv.VAULT_AUTH_METHOD !== 'approle') problems.push('compose: brokers must log in to Vault with AppRole');
-  for (const [broker, written] of [['VAULT_APPROLE_ROLE_ID_FILE', 'ROLE_ID_FILE'], ['VAULT_APPROLE_SECRET_ID_FILE', 'SECRET_ID_FILE']]) {
+  for (const [broker, written] of [
+    ['VAULT_APPROLE_ROLE_ID_FILE', 'ROLE_ID_FILE'],
+    ['VAULT_APPROLE_SECRET_ID_FILE', 'SECRET_ID_FILE'],
+  ]) {
     for (const b of BROKERS) {
       if (!sameFile(mountAt(services[b], composeEnv(services[b])[broker] ?? ''), mountAt(seed, seedEnv[written] ?? ''))) {
         problems.push(`compose: ${b} ${broker} is not the file vault-seed writes (${written})`);
@@ -558,7 +628,10 @@ function vaultWiringProblems(services: Record<string, Yaml>, brokerEnv: Record<s
 
 function haproxyProblems(cfg: string, brokerPort: number, metricsPort?: number): string[] {
   const problems: string[] = [];
-  const lines = cfg.split(/\r?\n/).map((l) => l.replace(/#.*/, '').trim()).filter(Boolean);
+  const lines = cfg
+    .split(/\r?\n/)
+    .map((l) => l.replace(/#.*/, '').trim())
+    .filter(Boolean);
   const sections: Record<string, string[]> = {};
   let current = '';
   for (const l of lines) {
@@ -576,7 +649,8 @@ function haproxyProblems(cfg: string, brokerPort: number, metricsPort?: number):
   for (const l of sections[frontend ?? ''] ?? []) {
     if (/\bpath(_beg|_end|_reg|_sub)?\s/.test(l) && !/\bpath,url_dec\b/.test(l)) problems.push(`proxy: \`${l}\` matches the raw path; use path,url_dec`);
   }
-  if (metricsPort !== undefined && lines.some((l) => l.startsWith('server ') && l.includes(`:${metricsPort}`))) problems.push('proxy: routes the brokers\' metrics port');
+  if (metricsPort !== undefined && lines.some((l) => l.startsWith('server ') && l.includes(`:${metricsPort}`)))
+    problems.push("proxy: routes the brokers' metrics port");
   const defaultCheck = backend.some((l) => l.startsWith('default-server') && /\bcheck\b/.test(l));
   for (const b of BROKERS) {
     const server = backend.find((l) => l.startsWith(`server ${b} `));
@@ -631,8 +705,10 @@ function k8sProblems(docs: Yaml[], dockerUid: number): string[] {
   if (problems.length) return problems;
   const namespace = one('Namespace')?.metadata.name;
   for (const d of docs) {
-    if (!CLUSTER_SCOPED.has(d.kind) && namespace && d.metadata.namespace !== namespace) problems.push(`k8s: ${d.kind} ${d.metadata.name} is not in namespace ${namespace}`);
-    if (d.kind === 'Secret' && (Object.keys(d.data ?? {}).length || Object.keys(d.stringData ?? {}).length)) problems.push(`k8s: Secret ${d.metadata.name} commits values`);
+    if (!CLUSTER_SCOPED.has(d.kind) && namespace && d.metadata.namespace !== namespace)
+      problems.push(`k8s: ${d.kind} ${d.metadata.name} is not in namespace ${namespace}`);
+    if (d.kind === 'Secret' && (Object.keys(d.data ?? {}).length || Object.keys(d.stringData ?? {}).length))
+      problems.push(`k8s: Secret ${d.metadata.name} commits values`);
   }
 
   const deployment = one('Deployment');
@@ -643,7 +719,10 @@ function k8sProblems(docs: Yaml[], dockerUid: number): string[] {
   const http = (container.ports ?? []).find((p: Yaml) => p.containerPort === 8080);
   if (!http) problems.push('k8s: the broker container must expose containerPort 8080 (the image EXPOSEs it)');
   const portOf = (p: unknown) => (typeof p === 'number' ? p : (container.ports ?? []).find((x: Yaml) => x.name === p)?.containerPort);
-  for (const [probe, path] of [['livenessProbe', '/health/live'], ['readinessProbe', '/health/ready']] as const) {
+  for (const [probe, path] of [
+    ['livenessProbe', '/health/live'],
+    ['readinessProbe', '/health/ready'],
+  ] as const) {
     const get = container[probe]?.httpGet;
     if (get?.path !== path) problems.push(`k8s: ${probe} must GET ${path}`);
     else if (portOf(get.port) !== 8080) problems.push(`k8s: ${probe} must use the container port 8080`);
@@ -672,7 +751,8 @@ function k8sProblems(docs: Yaml[], dockerUid: number): string[] {
       const p = e.value !== undefined ? sensitiveValueProblem(`k8s ${who}`, e.name, '<literal>') : undefined;
       if (p) problems.push(`k8s: ${who} writes ${e.name} into the manifest; use a secretKeyRef`);
     }
-    for (const name of Object.keys(env)) if (!SCHEMA_KEYS.has(name)) problems.push(`k8s: ${who} sets ${name}, which is not a setting (src/config/config.schema.ts)`);
+    for (const name of Object.keys(env))
+      if (!SCHEMA_KEYS.has(name)) problems.push(`k8s: ${who} sets ${name}, which is not a setting (src/config/config.schema.ts)`);
     return env;
   };
   for (const [name, data] of configMaps) {
@@ -691,12 +771,17 @@ function k8sProblems(docs: Yaml[], dockerUid: number): string[] {
     if (config.METRICS_PORT === 'off' || config.METRICS_PORT === 8080) problems.push('k8s: metrics must be served on a port of their own (METRICS_PORT)');
     else if (metricsPort !== config.METRICS_PORT) problems.push(`k8s: the container port named metrics must be METRICS_PORT ${config.METRICS_PORT}`);
     const annotations: Record<string, string> = deployment.spec?.template?.metadata?.annotations ?? {};
-    if (annotations['prometheus.io/scrape'] !== 'true' || annotations['prometheus.io/port'] !== String(config.METRICS_PORT) || (annotations['prometheus.io/path'] ?? '/metrics') !== '/metrics') {
+    if (
+      annotations['prometheus.io/scrape'] !== 'true' ||
+      annotations['prometheus.io/port'] !== String(config.METRICS_PORT) ||
+      (annotations['prometheus.io/path'] ?? '/metrics') !== '/metrics'
+    ) {
       problems.push('k8s: the pod template needs prometheus.io/scrape "true", prometheus.io/port METRICS_PORT and prometheus.io/path /metrics');
     }
     const grace = Number(pod.terminationGracePeriodSeconds ?? 30);
     const preStop = Number((container.lifecycle?.preStop?.exec?.command ?? []).join(' ').match(/sleep (\d+)/)?.[1] ?? 0);
-    if (grace < config.SHUTDOWN_TIMEOUT_MS / 1000 + preStop) problems.push(`k8s: terminationGracePeriodSeconds ${grace} < preStop ${preStop}s + SHUTDOWN_TIMEOUT_MS`);
+    if (grace < config.SHUTDOWN_TIMEOUT_MS / 1000 + preStop)
+      problems.push(`k8s: terminationGracePeriodSeconds ${grace} < preStop ${preStop}s + SHUTDOWN_TIMEOUT_MS`);
   } catch (err) {
     problems.push(`k8s: the Deployment's settings are refused: ${(err as Error).message}`);
   }
@@ -710,7 +795,8 @@ function k8sProblems(docs: Yaml[], dockerUid: number): string[] {
   }
   const jwtPath = env.VAULT_KUBERNETES_JWT_PATH ?? String(configSchema.shape.VAULT_KUBERNETES_JWT_PATH.parse(undefined));
   const mounted = (container.volumeMounts ?? []).some((m: Yaml) => jwtPath.startsWith(String(m.mountPath).replace(/\/$/, '') + '/'));
-  if (!jwtPath.startsWith(`${SERVICE_ACCOUNT_DIR}/`) && !mounted) problems.push(`k8s: VAULT_KUBERNETES_JWT_PATH ${jwtPath} is neither the service-account token nor a mounted file`);
+  if (!jwtPath.startsWith(`${SERVICE_ACCOUNT_DIR}/`) && !mounted)
+    problems.push(`k8s: VAULT_KUBERNETES_JWT_PATH ${jwtPath} is neither the service-account token nor a mounted file`);
   if (env.SECRETS_PROVIDER !== 'vault' || env.VAULT_AUTH_METHOD !== 'kubernetes' || !env.VAULT_KUBERNETES_ROLE) {
     problems.push('k8s: the broker must read secrets from Vault with Kubernetes auth (SECRETS_PROVIDER, VAULT_AUTH_METHOD, VAULT_KUBERNETES_ROLE)');
   }
@@ -721,7 +807,8 @@ function k8sProblems(docs: Yaml[], dockerUid: number): string[] {
 
   const hpa = one('HorizontalPodAutoscaler');
   const target = hpa.spec?.scaleTargetRef ?? {};
-  if (target.apiVersion !== 'apps/v1' || target.kind !== 'Deployment' || target.name !== deployment.metadata.name) problems.push('k8s: the HPA does not target the Deployment');
+  if (target.apiVersion !== 'apps/v1' || target.kind !== 'Deployment' || target.name !== deployment.metadata.name)
+    problems.push('k8s: the HPA does not target the Deployment');
   if (!(hpa.spec?.minReplicas >= 2)) problems.push('k8s: the HPA must keep at least 2 replicas');
   if (!(hpa.spec?.maxReplicas >= hpa.spec?.minReplicas)) problems.push('k8s: HPA maxReplicas below minReplicas');
   if (!(hpa.spec?.metrics ?? []).length) problems.push('k8s: the HPA has no metrics');
@@ -732,14 +819,17 @@ function k8sProblems(docs: Yaml[], dockerUid: number): string[] {
   if (!matches(pdb.spec?.selector?.matchLabels, podLabels)) problems.push('k8s: the PodDisruptionBudget selector does not match the broker pods');
   else if (matches(pdb.spec.selector.matchLabels, jobLabels)) problems.push('k8s: the PodDisruptionBudget also selects the migration Job');
   const blocksAll =
-    pdb.spec?.maxUnavailable !== undefined ? quantity(String(pdb.spec.maxUnavailable).replace('%', '')) < 1 : !(Number(pdb.spec?.minAvailable) < hpa.spec?.minReplicas);
+    pdb.spec?.maxUnavailable !== undefined
+      ? quantity(String(pdb.spec.maxUnavailable).replace('%', '')) < 1
+      : !(Number(pdb.spec?.minAvailable) < hpa.spec?.minReplicas);
   if (blocksAll) problems.push('k8s: the PodDisruptionBudget allows no eviction at the HPA minimum (node drains would hang)');
 
   const job = one('Job');
   const jobPod = job.spec?.template?.spec ?? {};
   const jobContainer = (jobPod.containers ?? [])[0] ?? {};
   if (!['Never', 'OnFailure'].includes(jobPod.restartPolicy)) problems.push('k8s: the migration Job needs restartPolicy Never or OnFailure');
-  if (!/node dist\/src\/cli\.js migrate$/.test([jobContainer.command, jobContainer.args].flat().filter(Boolean).join(' '))) problems.push('k8s: the Job must run `node dist/src/cli.js migrate`');
+  if (!/node dist\/src\/cli\.js migrate$/.test([jobContainer.command, jobContainer.args].flat().filter(Boolean).join(' ')))
+    problems.push('k8s: the Job must run `node dist/src/cli.js migrate`');
   if (jobContainer.image !== container.image) problems.push('k8s: the migration Job must use the broker image');
   const jobEnv = effectiveEnv(jobContainer, 'Job');
   if (!jobEnv.DATABASE_URL) problems.push('k8s: the migration Job has no DATABASE_URL');
@@ -766,7 +856,9 @@ function podSecurityProblems(who: string, pod: Yaml, dockerUid: number): string[
 
 const DOCKERFILE = read('docker/Dockerfile');
 const COMPOSE_TEXT = read('docker/compose.yaml');
-const K8S_FILES = readdirSync(join(DOCKER, 'k8s')).filter((f) => /\.ya?ml$/.test(f)).sort();
+const K8S_FILES = readdirSync(join(DOCKER, 'k8s'))
+  .filter((f) => /\.ya?ml$/.test(f))
+  .sort();
 
 function loadCompose(text: string): Yaml {
   // JSON round trip: YAML aliases would otherwise share one object between broker-1 and broker-2.
@@ -781,7 +873,14 @@ function loadK8s(): Yaml[] {
   ).filter((d) => d !== null);
 }
 const proxyFile = (path: string) => (existsSync(join(DOCKER, path)) ? readFileSync(join(DOCKER, path), 'utf8') : undefined);
-const dockerUid = () => Number(parseDockerfile(DOCKERFILE).pop()!.instructions.filter((i) => i.keyword === 'USER').pop()!.args.split(':')[0]);
+const dockerUid = () =>
+  Number(
+    parseDockerfile(DOCKERFILE)
+      .pop()!
+      .instructions.filter((i) => i.keyword === 'USER')
+      .pop()!
+      .args.split(':')[0],
+  );
 
 describe('deployment artefacts (checked statically: no Docker engine or cluster here)', () => {
   it('docker/Dockerfile: multi-stage, Node 24, non-root, HEALTHCHECK on /health/live, production dependencies only', () => {
@@ -819,7 +918,10 @@ describe('deployment artefacts (checked statically: no Docker engine or cluster 
     expect(listed).toContain('src/cli.ts');
     expect(listed.filter((f) => /^(src\/(sandbox|embedded)\/|scripts\/|bench\/|test\/)/.test(f))).toEqual([]);
     // `npm start` and the benches build everything else with tsconfig.dev.json.
-    const dev = execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.dev.json'), '--listFilesOnly'], { cwd: ROOT, encoding: 'utf8' });
+    const dev = execFileSync(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.dev.json'), '--listFilesOnly'], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    });
     expect(dev).toContain('src/embedded/run-embedded.ts');
   }, 60_000);
 
@@ -867,16 +969,25 @@ describe('the deployment checks catch broken artefacts', () => {
 
   it('Dockerfile: dev dependencies, install scripts or node_modules from the build stage in the final image', () => {
     // --omit=dev alone keeps prisma and typescript (devDependencies that are optional peers).
-    expect(dockerfileWith('npm ci --omit=dev --omit=optional', 'npm ci --omit=dev')).toContainEqual(expect.stringMatching(/development-only packages, devDependencies: .*prisma/));
-    expect(dockerfileWith('npm ci --omit=dev --omit=optional', 'npm ci')).toContainEqual(expect.stringMatching(/development-only packages, devDependencies: .*jest/));
+    expect(dockerfileWith('npm ci --omit=dev --omit=optional', 'npm ci --omit=dev')).toContainEqual(
+      expect.stringMatching(/development-only packages, devDependencies: .*prisma/),
+    );
+    expect(dockerfileWith('npm ci --omit=dev --omit=optional', 'npm ci')).toContainEqual(
+      expect.stringMatching(/development-only packages, devDependencies: .*jest/),
+    );
     expect(dockerfileWith('npm ci --omit=dev --omit=optional', 'npm install --omit=dev --omit=optional')).toContainEqual(expect.stringMatching(/use npm ci/));
     expect(dockerfileWith(/--omit=optional --ignore-scripts/, '--omit=optional')).toContainEqual(expect.stringMatching(/install scripts/));
-    const copiesModules = dockerfileWith(/^COPY --from=build .*$/m, 'COPY --from=build /app/node_modules ./node_modules\nCOPY --from=build /app/dist/src ./dist/src');
+    const copiesModules = dockerfileWith(
+      /^COPY --from=build .*$/m,
+      'COPY --from=build /app/node_modules ./node_modules\nCOPY --from=build /app/dist/src ./dist/src',
+    );
     expect(copiesModules).toContainEqual(expect.stringMatching(/copies node_modules/));
   });
 
   it('Dockerfile: an entry point or migrations the image would not have', () => {
-    expect(dockerfileWith('CMD ["node", "dist/src/main.js"]', 'CMD ["node", "dist/main.js"]')).toContainEqual(expect.stringMatching(/CMD runs \/app\/dist\/main\.js/));
+    expect(dockerfileWith('CMD ["node", "dist/src/main.js"]', 'CMD ["node", "dist/main.js"]')).toContainEqual(
+      expect.stringMatching(/CMD runs \/app\/dist\/main\.js/),
+    );
     expect(dockerfileWith('CMD ["node", "dist/src/main.js"]', 'CMD node dist/src/main.js')).toContainEqual(expect.stringMatching(/exec form/));
     expect(dockerfileWith(/^COPY prisma\/migrations .*$/m, '')).toContainEqual(expect.stringMatching(/prisma\/migrations/));
     expect(dockerfileWith(/^COPY prisma\/migrations .*$/m, 'COPY prisma/migrations /migrations')).toContainEqual(expect.stringMatching(/prisma\/migrations/));
@@ -898,13 +1009,21 @@ describe('the deployment checks catch broken artefacts', () => {
     };
     expect(broken((c) => delete c.services['broker-2'])).toContainEqual('compose: no service broker-2');
     expect(broken((c) => (c.services.redis.helthcheck = c.services.redis.healthcheck))).toContainEqual('compose: redis.helthcheck is not a service key');
-    expect(broken((c) => (c.services.redis.healthcheck.start_periode = '5s'))).toContainEqual('compose: redis.healthcheck.start_periode is not a healthcheck key');
-    expect(broken((c) => (c.services.migrate.depends_on.postgres.condition = 'service_healty'))).toContainEqual(expect.stringMatching(/migrate depends on postgres without a condition/));
+    expect(broken((c) => (c.services.redis.healthcheck.start_periode = '5s'))).toContainEqual(
+      'compose: redis.healthcheck.start_periode is not a healthcheck key',
+    );
+    expect(broken((c) => (c.services.migrate.depends_on.postgres.condition = 'service_healty'))).toContainEqual(
+      expect.stringMatching(/migrate depends on postgres without a condition/),
+    );
     expect(broken((c) => delete c.services.postgres.healthcheck)).toContainEqual(expect.stringMatching(/postgres has no healthcheck/));
-    expect(broken((c) => (c.services['broker-1'].depends_on = ['postgres', 'redis']))).toContainEqual(expect.stringMatching(/broker-1 depends on postgres without a condition/));
+    expect(broken((c) => (c.services['broker-1'].depends_on = ['postgres', 'redis']))).toContainEqual(
+      expect.stringMatching(/broker-1 depends on postgres without a condition/),
+    );
     expect(broken((c) => delete c.services['broker-2'].depends_on.migrate)).toContainEqual(expect.stringMatching(/broker-2 must depend on migrate/));
     expect(broken((c) => delete c.services.proxy.depends_on['broker-1'])).toContainEqual(expect.stringMatching(/proxy must depend on broker-1/));
-    expect(broken((c) => (c.services['broker-1'].environment.HYP_ENDPOINT = 'https://x.example'))).toContainEqual(expect.stringMatching(/sets HYP_ENDPOINT, which is not a setting/));
+    expect(broken((c) => (c.services['broker-1'].environment.HYP_ENDPOINT = 'https://x.example'))).toContainEqual(
+      expect.stringMatching(/sets HYP_ENDPOINT, which is not a setting/),
+    );
     expect(broken((c) => (c.services['broker-1'].environment.PORT = '9090'))).toContainEqual('compose: broker-1 and broker-2 settings differ');
     const plainHttp = broken((c) => BROKERS.forEach((b) => (c.services[b].environment.HYP_DEFAULT_ENDPOINT = 'http://hyp.example/xpo/Relay')));
     expect(plainHttp).toContainEqual(expect.stringMatching(/settings are refused: .*HYP_DEFAULT_ENDPOINT/s));
@@ -919,9 +1038,13 @@ describe('the deployment checks catch broken artefacts', () => {
     expect(broken((c) => delete c.services.proxy.networks)).toContainEqual(expect.stringMatching(/proxy needs a fixed address/));
     const oldSetting = broken((c) => BROKERS.forEach((b) => (c.services[b].environment.TRUST_PROXY = 'true')));
     expect(oldSetting).toContainEqual(expect.stringMatching(/TRUST_PROXY: is replaced by TRUSTED_PROXIES/));
-    expect(broken((c) => BROKERS.forEach((b) => (c.services[b].environment.METRICS_PORT = 'off')))).toContainEqual(expect.stringMatching(/metrics on a port of their own/));
+    expect(broken((c) => BROKERS.forEach((b) => (c.services[b].environment.METRICS_PORT = 'off')))).toContainEqual(
+      expect.stringMatching(/metrics on a port of their own/),
+    );
     expect(broken((c) => (c.services.vault.command = ['server']))).toContainEqual(expect.stringMatching(/server -dev/));
-    expect(broken((c) => (c.services['vault-seed'].volumes = ['./vault-missing:/setup:ro']))).toContainEqual(expect.stringMatching(/mounts \.\/vault-missing, which does not exist/));
+    expect(broken((c) => (c.services['vault-seed'].volumes = ['./vault-missing:/setup:ro']))).toContainEqual(
+      expect.stringMatching(/mounts \.\/vault-missing, which does not exist/),
+    );
     expect(broken((c) => (c.services.vault.command = ['server', '-dev']))).toContainEqual(expect.stringMatching(/-dev-tls with -dev-tls-cert-dir/));
     expect(broken((c) => (c.services.vault.command = c.services.vault.command.filter((w: string) => !w.startsWith('-dev-tls-san'))))).toContainEqual(
       expect.stringMatching(/certificate must name vault/),
@@ -934,12 +1057,16 @@ describe('the deployment checks catch broken artefacts', () => {
     expect(broken((c) => (c.services['vault-seed'].environment.SECRET_ID_FILE = '/tmp/secret-id'))).toContainEqual(
       expect.stringMatching(/broker-1 VAULT_APPROLE_SECRET_ID_FILE is not the file vault-seed writes/),
     );
-    expect(broken((c) => (c.services['broker-1'].volumes = c.services['broker-1'].volumes.filter((v: string) => !v.startsWith('vault-approle'))))).toContainEqual(
-      'compose: broker-1 reads VAULT_APPROLE_ROLE_ID_FILE=/vault-approle/role-id, which no volume provides',
+    expect(
+      broken((c) => (c.services['broker-1'].volumes = c.services['broker-1'].volumes.filter((v: string) => !v.startsWith('vault-approle')))),
+    ).toContainEqual('compose: broker-1 reads VAULT_APPROLE_ROLE_ID_FILE=/vault-approle/role-id, which no volume provides');
+    expect(broken((c) => (c.services['vault-seed'].command = ['/bin/sh /vault-setup/seed.sh']))).toContainEqual(
+      'compose: vault-seed must run docker/vault/setup.sh',
     );
-    expect(broken((c) => (c.services['vault-seed'].command = ['/bin/sh /vault-setup/seed.sh']))).toContainEqual('compose: vault-seed must run docker/vault/setup.sh');
     expect(broken((c) => (c.services.migrate.build.dockerfile = 'Dockerfile'))).toContainEqual(expect.stringMatching(/migrate must build docker\/Dockerfile/));
-    expect(broken((c) => (c.services['broker-2'].build = { context: '.', dockerfile: 'Dockerfile' }))).toContainEqual(expect.stringMatching(/broker-2 must build docker\/Dockerfile/));
+    expect(broken((c) => (c.services['broker-2'].build = { context: '.', dockerfile: 'Dockerfile' }))).toContainEqual(
+      expect.stringMatching(/broker-2 must build docker\/Dockerfile/),
+    );
   });
 
   it('compose: a proxy that skips a broker, does not check health or listens elsewhere', () => {
@@ -947,10 +1074,15 @@ describe('the deployment checks catch broken artefacts', () => {
     expect(haproxyProblems(cfg, 8080)).toEqual([]);
     expect(haproxyProblems(cfg.replace(/^\s*server broker-2 .*$/m, ''), 8080)).toEqual(['proxy: no server broker-2 at broker-2:8080']);
     expect(haproxyProblems(cfg.replace('balance roundrobin', 'balance source'), 8080)).toEqual(['proxy: balance must be roundrobin']);
-    expect(haproxyProblems(cfg.replace(/^.*default-server.*$/m, ''), 8080)).toEqual(['proxy: broker-1 is not health-checked', 'proxy: broker-2 is not health-checked']);
+    expect(haproxyProblems(cfg.replace(/^.*default-server.*$/m, ''), 8080)).toEqual([
+      'proxy: broker-1 is not health-checked',
+      'proxy: broker-2 is not health-checked',
+    ]);
     expect(haproxyProblems(cfg.replace('uri /health/ready', 'uri /'), 8080)).toEqual(['proxy: brokers must be checked on /health/ready']);
     expect(haproxyProblems(cfg, 9090)).toHaveLength(2);
-    expect(haproxyProblems(cfg.replace('path,url_dec -m beg /health/ready', 'path_beg /health/ready'), 8080)).toEqual([expect.stringMatching(/matches the raw path; use path,url_dec/)]);
+    expect(haproxyProblems(cfg.replace('path,url_dec -m beg /health/ready', 'path_beg /health/ready'), 8080)).toEqual([
+      expect.stringMatching(/matches the raw path; use path,url_dec/),
+    ]);
     expect(haproxyProblems(`${cfg}\nbackend metrics\n    server m1 broker-1:9464\n`, 8080, 9464)).toContainEqual("proxy: routes the brokers' metrics port");
   });
 
@@ -964,43 +1096,69 @@ describe('the deployment checks catch broken artefacts', () => {
     expect(broken((docs) => delete docs[0].metadata.name)).toEqual([expect.stringMatching(/lacks apiVersion, kind or metadata\.name/)]);
     expect(broken((_, f) => (f('HorizontalPodAutoscaler').apiVersion = 'autoscaling/v1'))).toContainEqual(expect.stringMatching(/autoscaling\/v2/));
     expect(broken((_, f) => (broker(f('Deployment')).livenessProbe.httpGet.path = '/health'))).toContainEqual('k8s: livenessProbe must GET /health/live');
-    expect(broken((_, f) => (broker(f('Deployment')).readinessProbe.httpGet.port = 'metrics'))).toContainEqual('k8s: readinessProbe must use the container port 8080');
+    expect(broken((_, f) => (broker(f('Deployment')).readinessProbe.httpGet.port = 'metrics'))).toContainEqual(
+      'k8s: readinessProbe must use the container port 8080',
+    );
     expect(broken((_, f) => delete broker(f('Deployment')).resources.limits)).toContainEqual('k8s: the broker container has no memory limits');
     expect(broken((_, f) => (broker(f('Deployment')).resources.requests.memory = '2Gi'))).toContainEqual('k8s: memory request above its limit');
-    expect(broken((_, f) => (broker(f('Deployment')).securityContext.readOnlyRootFilesystem = false))).toContainEqual(expect.stringMatching(/readOnlyRootFilesystem/));
-    expect(broken((_, f) => (f('Deployment').spec.template.spec.securityContext.runAsNonRoot = false))).toContainEqual(expect.stringMatching(/runAsNonRoot/));
-    expect(broken((_, f) => (f('Job').spec.template.spec.securityContext.runAsUser = 0))).toContainEqual(expect.stringMatching(/runAsUser 0 is not the image's uid/));
-    expect(broken((_, f) => (f('HorizontalPodAutoscaler').spec.scaleTargetRef.name = 'other'))).toContainEqual('k8s: the HPA does not target the Deployment');
-    expect(broken((_, f) => (f('PodDisruptionBudget').spec.selector.matchLabels = { app: 'broker' }))).toContainEqual(expect.stringMatching(/PodDisruptionBudget selector does not match/));
-    expect(broken((_, f) => (f('PodDisruptionBudget').spec.maxUnavailable = 0))).toContainEqual(expect.stringMatching(/allows no eviction/));
-    expect(broken((_, f) => (f('Service').spec.selector = { 'app.kubernetes.io/name': 'pos-session-broker', 'app.kubernetes.io/component': 'api' }))).toContainEqual(
-      'k8s: Service selector does not match the broker pods',
+    expect(broken((_, f) => (broker(f('Deployment')).securityContext.readOnlyRootFilesystem = false))).toContainEqual(
+      expect.stringMatching(/readOnlyRootFilesystem/),
     );
+    expect(broken((_, f) => (f('Deployment').spec.template.spec.securityContext.runAsNonRoot = false))).toContainEqual(expect.stringMatching(/runAsNonRoot/));
+    expect(broken((_, f) => (f('Job').spec.template.spec.securityContext.runAsUser = 0))).toContainEqual(
+      expect.stringMatching(/runAsUser 0 is not the image's uid/),
+    );
+    expect(broken((_, f) => (f('HorizontalPodAutoscaler').spec.scaleTargetRef.name = 'other'))).toContainEqual('k8s: the HPA does not target the Deployment');
+    expect(broken((_, f) => (f('PodDisruptionBudget').spec.selector.matchLabels = { app: 'broker' }))).toContainEqual(
+      expect.stringMatching(/PodDisruptionBudget selector does not match/),
+    );
+    expect(broken((_, f) => (f('PodDisruptionBudget').spec.maxUnavailable = 0))).toContainEqual(expect.stringMatching(/allows no eviction/));
+    expect(
+      broken((_, f) => (f('Service').spec.selector = { 'app.kubernetes.io/name': 'pos-session-broker', 'app.kubernetes.io/component': 'api' })),
+    ).toContainEqual('k8s: Service selector does not match the broker pods');
     expect(broken((_, f) => (f('ConfigMap').data.VAULT_ROLE = 'x'))).toContainEqual(expect.stringMatching(/sets VAULT_ROLE, which is not a setting/));
-    expect(broken((_, f) => (f('ConfigMap').data.TRUSTED_PROXIES = '0.0.0.0/0'))).toContainEqual(expect.stringMatching(/TRUSTED_PROXIES trusts public addresses/));
+    expect(broken((_, f) => (f('ConfigMap').data.TRUSTED_PROXIES = '0.0.0.0/0'))).toContainEqual(
+      expect.stringMatching(/TRUSTED_PROXIES trusts public addresses/),
+    );
     expect(broken((_, f) => delete f('ConfigMap').data.TRUSTED_PROXIES)).toContainEqual(expect.stringMatching(/TRUSTED_PROXIES must name it/));
     expect(broken((_, f) => (broker(f('Deployment')).ports = broker(f('Deployment')).ports.filter((p: Yaml) => p.name !== 'metrics')))).toContainEqual(
       expect.stringMatching(/container port named metrics must be METRICS_PORT 9464/),
     );
     expect(broken((_, f) => delete f('Deployment').spec.template.metadata.annotations)).toContainEqual(expect.stringMatching(/prometheus\.io\/scrape/));
-    expect(broken((_, f) => f('Service').spec.ports.push({ name: 'metrics', port: 9464, targetPort: 'metrics' }))).toContainEqual('k8s: Service targetPort is not the container port');
+    expect(broken((_, f) => f('Service').spec.ports.push({ name: 'metrics', port: 9464, targetPort: 'metrics' }))).toContainEqual(
+      'k8s: Service targetPort is not the container port',
+    );
     expect(broken((_, f) => (f('ConfigMap').data.DB_PASSWORD = 'x'))).toContainEqual(expect.stringMatching(/holds DB_PASSWORD/));
-    expect(broken((_, f) => (f('ConfigMap').data.HYP_DEFAULT_ENDPOINT = 'http://127.0.0.1:8081/xpo/Relay'))).toContainEqual(expect.stringMatching(/settings are refused/));
+    expect(broken((_, f) => (f('ConfigMap').data.HYP_DEFAULT_ENDPOINT = 'http://127.0.0.1:8081/xpo/Relay'))).toContainEqual(
+      expect.stringMatching(/settings are refused/),
+    );
     expect(broken((_, f) => delete f('ConfigMap').data.OPERATOR_JWKS_URI)).toContainEqual(expect.stringMatching(/no operator key source/));
     expect(broken((_, f) => (f('ConfigMap').data.VAULT_AUTH_METHOD = 'token'))).toContainEqual(expect.stringMatching(/Vault with Kubernetes auth/));
-    expect(broken((_, f) => (f('Deployment').spec.template.spec.automountServiceAccountToken = false))).toContainEqual(expect.stringMatching(/service-account token must be mounted/));
-    expect(broken((_, f) => (f('ConfigMap').data.VAULT_KUBERNETES_JWT_PATH = '/etc/token'))).toContainEqual(expect.stringMatching(/VAULT_KUBERNETES_JWT_PATH \/etc\/token/));
-    expect(broken((_, f) => (f('Deployment').spec.template.spec.terminationGracePeriodSeconds = 10))).toContainEqual(expect.stringMatching(/terminationGracePeriodSeconds 10/));
-    expect(broken((_, f) => (broker(f('Job')).image = 'registry.example.com/pos-session-broker:0.0.9'))).toContainEqual('k8s: the migration Job must use the broker image');
-    expect(broken((docs) => docs.push({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'pos-session-broker' }, stringData: { DATABASE_URL: 'x' } }))).toContainEqual(
-      'k8s: Secret s commits values',
+    expect(broken((_, f) => (f('Deployment').spec.template.spec.automountServiceAccountToken = false))).toContainEqual(
+      expect.stringMatching(/service-account token must be mounted/),
     );
+    expect(broken((_, f) => (f('ConfigMap').data.VAULT_KUBERNETES_JWT_PATH = '/etc/token'))).toContainEqual(
+      expect.stringMatching(/VAULT_KUBERNETES_JWT_PATH \/etc\/token/),
+    );
+    expect(broken((_, f) => (f('Deployment').spec.template.spec.terminationGracePeriodSeconds = 10))).toContainEqual(
+      expect.stringMatching(/terminationGracePeriodSeconds 10/),
+    );
+    expect(broken((_, f) => (broker(f('Job')).image = 'registry.example.com/pos-session-broker:0.0.9'))).toContainEqual(
+      'k8s: the migration Job must use the broker image',
+    );
+    expect(
+      broken((docs) =>
+        docs.push({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 's', namespace: 'pos-session-broker' }, stringData: { DATABASE_URL: 'x' } }),
+      ),
+    ).toContainEqual('k8s: Secret s commits values');
   });
 
   it('secrets: keys, tokens, passwords in URLs, literal sensitive settings', () => {
     expect(secretLookingProblems('f', 'VAULT_TOKEN: hvs.CAESIJ3bq2Vv8fKx0xYzQ1w2e3r4t5y6u7i8o9p')).toContainEqual('f: a Vault token');
     expect(secretLookingProblems('f', 'key: |\n  -----BEGIN EC PRIVATE KEY-----\n')).toContainEqual('f: a private key');
-    expect(secretLookingProblems('f', 'DATABASE_URL: postgresql://broker:S3cr3tPassw0rd@db:5432/broker')).toContainEqual(expect.stringMatching(/password in a URL/));
+    expect(secretLookingProblems('f', 'DATABASE_URL: postgresql://broker:S3cr3tPassw0rd@db:5432/broker')).toContainEqual(
+      expect.stringMatching(/password in a URL/),
+    );
     expect(secretLookingProblems('f', 'DATABASE_URL: postgresql://broker:${POSTGRES_PASSWORD:-dev-only}@db:5432/broker')).toEqual([]);
     expect(secretLookingProblems('f', 'x: 9fK2mQ7vX1pL8sR4tY6uW3zA5bC0dE2gH4jN6')).toContainEqual(expect.stringMatching(/high-entropy/));
     expect(sensitiveValueProblem('c', 'POSTGRES_PASSWORD', 'hunter2')).toMatch(/written into the file/);

@@ -52,7 +52,10 @@ describe('device liveness (flushed on its own, every 250 ms)', () => {
 
     const before = Date.now();
     expect((await h.issue(d, undefined, d.jwt({ sv: 'pos-4.2.0+build.17' }))).status).toBe(201);
-    const seen = await eventually(() => device(d.deviceId), (r) => r.body.lastSeenAt !== null);
+    const seen = await eventually(
+      () => device(d.deviceId),
+      (r) => r.body.lastSeenAt !== null,
+    );
     expect(seen.body).toMatchObject({ lastIp: '127.0.0.1', softwareVersion: 'pos-4.2.0+build.17' });
     const at = Date.parse(String(seen.body.lastSeenAt));
     expect(at).toBeGreaterThanOrEqual(before - 5);
@@ -61,12 +64,22 @@ describe('device liveness (flushed on its own, every 250 ms)', () => {
     // A later token without sv: seen again, and the version it last reported is kept.
     await sleep(20);
     expect((await h.issue(d)).status).toBe(201);
-    const again = await eventually(() => device(d.deviceId), (r) => Date.parse(String(r.body.lastSeenAt)) > at);
+    const again = await eventually(
+      () => device(d.deviceId),
+      (r) => Date.parse(String(r.body.lastSeenAt)) > at,
+    );
     expect(Date.parse(String(again.body.lastSeenAt))).toBeGreaterThan(at);
     expect(again.body.softwareVersion).toBe('pos-4.2.0+build.17');
     // A new version is reported as soon as a token carries it.
     expect((await h.issue(d, undefined, d.jwt({ sv: '4.3.0' }))).status).toBe(201);
-    expect((await eventually(() => device(d.deviceId), (r) => r.body.softwareVersion === '4.3.0')).body.softwareVersion).toBe('4.3.0');
+    expect(
+      (
+        await eventually(
+          () => device(d.deviceId),
+          (r) => r.body.softwareVersion === '4.3.0',
+        )
+      ).body.softwareVersion,
+    ).toBe('4.3.0');
     // In the list too.
     const list = await admin('GET', '/v1/admin/devices?limit=100');
     expect((list.body.items as Array<{ id: string; softwareVersion: unknown }>).find((x) => x.id === d.deviceId)?.softwareVersion).toBe('4.3.0');
@@ -98,8 +111,14 @@ describe('device liveness (flushed on its own, every 250 ms)', () => {
     const never = await h.enrollDevice();
     expect((await h.issue(recent, undefined, recent.jwt({ sv: '1.0.0' }))).status).toBe(201);
     expect((await h.issue(stale, undefined, stale.jwt({ sv: '0.9.0' }))).status).toBe(201);
-    await eventually(() => device(stale.deviceId), (r) => r.body.lastSeenAt !== null);
-    await eventually(() => device(recent.deviceId), (r) => r.body.lastSeenAt !== null);
+    await eventually(
+      () => device(stale.deviceId),
+      (r) => r.body.lastSeenAt !== null,
+    );
+    await eventually(
+      () => device(recent.deviceId),
+      (r) => r.body.lastSeenAt !== null,
+    );
     // As if its last sighting were two days old.
     await h.db.query(`UPDATE device SET last_seen_at = now() - interval '2 days' WHERE id = $1`, [stale.deviceId]);
 
@@ -122,12 +141,15 @@ describe('device liveness (flushed on its own, every 250 ms)', () => {
     expect(all.body.total).toBe(count);
   });
 
-  it.each([['yesterday'], ['2026-13-01T00:00:00Z'], ['2026-02-31T00:00:00Z'], [''], ['1700000000']])('refuses notSeenSince=%s (400 naming it)', async (value) => {
-    const res = await admin('GET', `/v1/admin/devices?notSeenSince=${encodeURIComponent(value)}`);
-    expect(res.status).toBe(400);
-    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
-    expect(res.body.errors).toContainEqual({ path: 'notSeenSince', message: expect.stringMatching(/ISO 8601/) });
-  });
+  it.each([['yesterday'], ['2026-13-01T00:00:00Z'], ['2026-02-31T00:00:00Z'], [''], ['1700000000']])(
+    'refuses notSeenSince=%s (400 naming it)',
+    async (value) => {
+      const res = await admin('GET', `/v1/admin/devices?notSeenSince=${encodeURIComponent(value)}`);
+      expect(res.status).toBe(400);
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(res.body.errors).toContainEqual({ path: 'notSeenSince', message: expect.stringMatching(/ISO 8601/) });
+    },
+  );
 });
 
 describe('device liveness writes (flush interval longer than the test)', () => {
@@ -153,7 +175,11 @@ describe('device liveness writes (flush interval longer than the test)', () => {
     return { statements: rows.filter((r) => r.kind === 'statement').length, rows: rows.filter((r) => r.kind === 'row').map((r) => r.device_id) };
   };
   const lastSeen = async (d: TestDevice) =>
-    (await h.db.query<{ last_seen_at: Date | null; software_version: string | null }>('SELECT last_seen_at, software_version FROM device WHERE id = $1', [d.deviceId]))[0];
+    (
+      await h.db.query<{ last_seen_at: Date | null; software_version: string | null }>('SELECT last_seen_at, software_version FROM device WHERE id = $1', [
+        d.deviceId,
+      ])
+    )[0];
 
   it('N requests from several devices in one interval: no write per request, then one statement with one row per device', async () => {
     const a = await h.enrollDevice();
@@ -190,19 +216,34 @@ describe('device liveness writes (flush interval longer than the test)', () => {
   // Last: closing an embedded app beside the harness's broker is best done once that one is closed.
   it('writes the batch on the embedded PGlite too', async () => {
     const { DATABASE_URL: _postgres, ...env } = h.appEnv;
-    const embedded = await createApp({ env: { ...env, PGLITE_DATA_DIR: join(mkdtempSync(join(tmpdir(), 'psb-liveness-')), 'pglite') }, logDestination: new LogCapture() });
+    const embedded = await createApp({
+      env: { ...env, PGLITE_DATA_DIR: join(mkdtempSync(join(tmpdir(), 'psb-liveness-')), 'pglite') },
+      logDestination: new LogCapture(),
+    });
     try {
       await embedded.listen({ port: 0, host: '127.0.0.1' });
       const address = embedded.getHttpServer().address();
       if (address === null || typeof address === 'string') throw new Error('no address');
-      await embedded.get(TerminalRepository).upsert({ terminalNumber: TERMINAL, label: 'T', provider: 'hyp', endpointUrl: h.sandboxUrl, credentialRef: `hyp/${TERMINAL}` });
+      await embedded
+        .get(TerminalRepository)
+        .upsert({ terminalNumber: TERMINAL, label: 'T', provider: 'hyp', endpointUrl: h.sandboxUrl, credentialRef: `hyp/${TERMINAL}` });
       const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
       const policy = { allowUnscoped: false, allowed: [{ command: 'doDeal', validation: 'AutoComm', transactionType: 'Credit' }] };
       const { deviceId, keyId } = await embedded
         .get(DeviceEnrollment)
-        .enroll({ name: 'embedded-pos', publicKey: publicKey.export({ format: 'jwk' }), terminalNumbers: [TERMINAL], policy }, { type: 'operator', id: 'test' }, { requestId: 'liveness-pglite' });
+        .enroll(
+          { name: 'embedded-pos', publicKey: publicKey.export({ format: 'jwk' }), terminalNumbers: [TERMINAL], policy },
+          { type: 'operator', id: 'test' },
+          { requestId: 'liveness-pglite' },
+        );
       for (let i = 0; i < 3; i++) {
-        const token = sign({ jti: randomUUID(), sv: 'pglite-1.0' }, privateKey, { algorithm: 'ES256', keyid: keyId, subject: deviceId, audience: AUDIENCE, expiresIn: 60 });
+        const token = sign({ jti: randomUUID(), sv: 'pglite-1.0' }, privateKey, {
+          algorithm: 'ES256',
+          keyid: keyId,
+          subject: deviceId,
+          audience: AUDIENCE,
+          expiresIn: 60,
+        });
         const res = await request(`http://127.0.0.1:${address.port}/v1/sessions`, {
           method: 'POST',
           headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
@@ -215,10 +256,12 @@ describe('device liveness writes (flush interval longer than the test)', () => {
       const liveness = embedded.get(DeviceLiveness);
       await liveness.flush();
       expect(liveness.written).toEqual({ statements: 1, rows: 1 });
-      const [row] = await embedded.get(DatabaseConnection).sql.query<{ software_version: string; last_ip: string; seen: boolean }>(
-        'SELECT software_version, last_ip, last_seen_at IS NOT NULL AS seen FROM device WHERE id = $1',
-        [deviceId],
-      );
+      const [row] = await embedded
+        .get(DatabaseConnection)
+        .sql.query<{ software_version: string; last_ip: string; seen: boolean }>(
+          'SELECT software_version, last_ip, last_seen_at IS NOT NULL AS seen FROM device WHERE id = $1',
+          [deviceId],
+        );
       expect(row).toEqual({ software_version: 'pglite-1.0', last_ip: '127.0.0.1', seen: true });
     } finally {
       await embedded.close();

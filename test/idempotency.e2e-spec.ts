@@ -23,8 +23,7 @@ describe.each([
     await h.close();
   });
 
-  const post = (key: string, body: unknown = BODY) =>
-    h.post('/v1/sessions', body, { authorization: `Bearer ${device.jwt()}`, 'idempotency-key': key });
+  const post = (key: string, body: unknown = BODY) => h.post('/v1/sessions', body, { authorization: `Bearer ${device.jwt()}`, 'idempotency-key': key });
 
   it('answers a retry with the first response, without a second gateway call', async () => {
     const key = randomUUID();

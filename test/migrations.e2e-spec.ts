@@ -33,9 +33,7 @@ describe('migration runner', () => {
     const connection = await DatabaseConnection.open({ databaseUrl: db.url, poolMax: 1, pgliteDataDir: 'unused' });
     try {
       await migrate(connection);
-      await db.query(
-        `INSERT INTO audit_event (occurred_at, action, outcome, actor_type, request_id) VALUES (now(), 'x', 'success', 'system', 'r1')`,
-      );
+      await db.query(`INSERT INTO audit_event (occurred_at, action, outcome, actor_type, request_id) VALUES (now(), 'x', 'success', 'system', 'r1')`);
       await expect(db.query(`UPDATE audit_event SET outcome = 'failed'`)).rejects.toThrow(/append-only/);
       await expect(db.query(`DELETE FROM audit_event`)).rejects.toThrow(/append-only/);
       await expect(db.query(`TRUNCATE audit_event`)).rejects.toThrow(/append-only/);

@@ -124,10 +124,9 @@ describe('several broker processes', () => {
     h.sandbox.setFaults({});
 
     expect(issued.length).toBeGreaterThan(inFlightAtSigterm); // requests in flight at SIGTERM completed with 201
-    const rows = await h.db.query<{ request_id: string }>(
-      `SELECT request_id FROM audit_event WHERE action = 'session.issued' AND request_id = ANY($1)`,
-      [issued],
-    );
+    const rows = await h.db.query<{ request_id: string }>(`SELECT request_id FROM audit_event WHERE action = 'session.issued' AND request_id = ANY($1)`, [
+      issued,
+    ]);
     expect(new Set(rows.map((r) => r.request_id))).toEqual(new Set(issued));
     expect(c.output()).toContain('SIGTERM: shutting down');
   }, 30_000);

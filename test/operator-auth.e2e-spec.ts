@@ -17,8 +17,7 @@ describe('operator authentication', () => {
     await h?.close();
   });
 
-  const call = (token: string | undefined, path = ROUTE) =>
-    h.send('GET', path, undefined, token === undefined ? {} : { authorization: `Bearer ${token}` });
+  const call = (token: string | undefined, path = ROUTE) => h.send('GET', path, undefined, token === undefined ? {} : { authorization: `Bearer ${token}` });
 
   function signed(claims: Record<string, unknown>, options: Partial<SignOptions> = {}, key: KeyObject | string = h.operatorKey.privateKey): string {
     const merged: SignOptions = { algorithm: 'ES256', subject: 'mallory', issuer: OPERATOR_ISSUER, audience: OPERATOR_AUDIENCE, expiresIn: 300, ...options };
@@ -137,7 +136,10 @@ describe('operator keys from a JWKS endpoint', () => {
   });
 
   it('refetches the keys on an unknown kid (the identity provider rotated)', async () => {
-    served = [{ kid: first.kid, key: first.publicKey }, { kid: second.kid, key: second.publicKey }];
+    served = [
+      { kid: first.kid, key: first.publicKey },
+      { kid: second.kid, key: second.publicKey },
+    ];
     const before = fetches;
     expect((await call(token(second))).status).toBe(200);
     expect(fetches).toBe(before + 1);
@@ -163,7 +165,16 @@ describe('operator keys from a JWKS endpoint', () => {
   it('refuses an algorithm outside OPERATOR_JWT_ALGORITHMS before any key look-up', async () => {
     const before = fetches;
     const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const res = await call(sign({ roles: ['admin'] }, ec.privateKey, { algorithm: 'ES256', keyid: 'k9', subject: 'erin', issuer: OPERATOR_ISSUER, audience: OPERATOR_AUDIENCE, expiresIn: 60 }));
+    const res = await call(
+      sign({ roles: ['admin'] }, ec.privateKey, {
+        algorithm: 'ES256',
+        keyid: 'k9',
+        subject: 'erin',
+        issuer: OPERATOR_ISSUER,
+        audience: OPERATOR_AUDIENCE,
+        expiresIn: 60,
+      }),
+    );
     expect(res.status).toBe(401);
     expect(fetches).toBe(before);
   });

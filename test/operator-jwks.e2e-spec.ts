@@ -86,7 +86,15 @@ describe('operator JWKS under hostile traffic', () => {
     await sleep(INTERVAL_MS + 100);
     const before = fetches;
     const junk = (options: object) =>
-      sign({ roles: ['admin'] }, junkKey.privateKey, { algorithm: 'RS256', keyid: randomBytes(8).toString('hex'), subject: 'mallory', issuer: OPERATOR_ISSUER, audience: OPERATOR_AUDIENCE, expiresIn: 300, ...options });
+      sign({ roles: ['admin'] }, junkKey.privateKey, {
+        algorithm: 'RS256',
+        keyid: randomBytes(8).toString('hex'),
+        subject: 'mallory',
+        issuer: OPERATOR_ISSUER,
+        audience: OPERATOR_AUDIENCE,
+        expiresIn: 300,
+        ...options,
+      });
     const answers = await Promise.all([
       call(junk({ issuer: 'https://evil.example' })),
       call(junk({ audience: 'someone-else' })),

@@ -10,8 +10,7 @@ describe('embedded mode: local operator key and operator:token', () => {
   let dir: string;
   let keyFile: string;
   let h: BrokerHarness;
-  const configOf = (env: Record<string, string> = {}) =>
-    validateConfig({ OPERATOR_LOCAL_KEY_FILE: keyFile, OPERATOR_JWT_AUDIENCE: OPERATOR_AUDIENCE, ...env });
+  const configOf = (env: Record<string, string> = {}) => validateConfig({ OPERATOR_LOCAL_KEY_FILE: keyFile, OPERATOR_JWT_AUDIENCE: OPERATOR_AUDIENCE, ...env });
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'psb-opkey-'));
@@ -47,7 +46,9 @@ describe('embedded mode: local operator key and operator:token', () => {
     expect(() => mintLocalOperatorToken(['--roles', 'root'], configOf())).toThrow(/--roles/);
     expect(() => mintLocalOperatorToken(['--roles', 'admin', '--ttl', '999999'], configOf())).toThrow(/--ttl/);
     expect(() => mintLocalOperatorToken(['--roles', 'admin', '--colour', 'red'], configOf())).toThrow(/Unknown option/);
-    expect(() => mintLocalOperatorToken(['--roles', 'admin'], configOf({ OPERATOR_JWKS_URI: 'https://idp.example/jwks' }))).toThrow(/identity provider key is configured/);
+    expect(() => mintLocalOperatorToken(['--roles', 'admin'], configOf({ OPERATOR_JWKS_URI: 'https://idp.example/jwks' }))).toThrow(
+      /identity provider key is configured/,
+    );
     const prod = { ...configOf(), NODE_ENV: 'production' as const };
     expect(() => mintLocalOperatorToken(['--roles', 'admin'], prod)).toThrow(/embedded development mode/);
   });

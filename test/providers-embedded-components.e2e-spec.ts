@@ -23,14 +23,23 @@ describe('Embedded-component sessions (Postgres + Reporting API sandbox over HTT
   /** No answer, error or not, carries a merchant secret. */
   const noSecrets = <T extends { text: string }>(res: T): T => {
     const ps = h.providerSecrets;
-    for (const secret of [ps.payroc.apiKey, ps.embedded.gatewayApiKey, ps.embedded.merchantCentralApiKey, ps.wallet.authToken, ps.wallet.signingKey, h.password]) {
+    for (const secret of [
+      ps.payroc.apiKey,
+      ps.embedded.gatewayApiKey,
+      ps.embedded.merchantCentralApiKey,
+      ps.wallet.authToken,
+      ps.wallet.signingKey,
+      h.password,
+    ]) {
       expect(res.text).not.toContain(secret);
     }
     return res;
   };
   /** `scope: null` sends none. */
   const issue = async (d: TestDevice, scope: unknown = { gateway: true }) =>
-    noSecrets(await h.post('/v1/sessions', { terminalNumber: EMBEDDED_TERMINAL, ...(scope === null ? {} : { scope }) }, { authorization: `Bearer ${d.jwt()}` }));
+    noSecrets(
+      await h.post('/v1/sessions', { terminalNumber: EMBEDDED_TERMINAL, ...(scope === null ? {} : { scope }) }, { authorization: `Bearer ${d.jwt()}` }),
+    );
 
   it.each([
     [{ gateway: true }, 'gateway'],
@@ -44,7 +53,12 @@ describe('Embedded-component sessions (Postgres + Reporting API sandbox over HTT
     expect(h.embedded.sessionAccount(String(res.body.sessionId))).toBe(account);
     const events = await h.auditEvents(String(res.body.requestId));
     expect(events.map((e) => e.action)).toEqual(['session.requested', 'session.issued']);
-    expect(events[1]).toMatchObject({ actor_id: d.deviceId, gateway_result: '200', scope, details: expect.objectContaining({ provider: 'embedded-components' }) });
+    expect(events[1]).toMatchObject({
+      actor_id: d.deviceId,
+      gateway_result: '200',
+      scope,
+      details: expect.objectContaining({ provider: 'embedded-components' }),
+    });
     expect(events[1].session_fingerprint).toBe(createHmac('sha256', h.fingerprintKey).update(String(res.body.sessionId)).digest('hex'));
   });
 

@@ -34,14 +34,27 @@ describe('Payroc Hosted Fields sessions (Postgres + Payroc sandbox over HTTP)', 
   /** No answer, error or not, carries a merchant secret. */
   const noSecrets = <T extends { text: string }>(res: T): T => {
     const ps = h.providerSecrets;
-    for (const secret of [ps.payroc.apiKey, ps.embedded.gatewayApiKey, ps.embedded.merchantCentralApiKey, ps.wallet.authToken, ps.wallet.signingKey, h.password]) {
+    for (const secret of [
+      ps.payroc.apiKey,
+      ps.embedded.gatewayApiKey,
+      ps.embedded.merchantCentralApiKey,
+      ps.wallet.authToken,
+      ps.wallet.signingKey,
+      h.password,
+    ]) {
       expect(res.text).not.toContain(secret);
     }
     return res;
   };
   /** `scope: null` sends none. */
   const issue = async (d: TestDevice, scope: unknown = SCOPE, headers: Record<string, string> = {}) =>
-    noSecrets(await h.post('/v1/sessions', { terminalNumber: PAYROC_TERMINAL, ...(scope === null ? {} : { scope }) }, { authorization: `Bearer ${d.jwt()}`, ...headers }));
+    noSecrets(
+      await h.post(
+        '/v1/sessions',
+        { terminalNumber: PAYROC_TERMINAL, ...(scope === null ? {} : { scope }) },
+        { authorization: `Bearer ${d.jwt()}`, ...headers },
+      ),
+    );
 
   it('issues a single-use Hosted Fields session token, audited, with a cached bearer token', async () => {
     const d = await device();
@@ -61,7 +74,12 @@ describe('Payroc Hosted Fields sessions (Postgres + Payroc sandbox over HTTP)', 
       ['session.requested', 'pending'],
       ['session.issued', 'issued'],
     ]);
-    expect(events[1]).toMatchObject({ actor_id: d.deviceId, terminal_number: PAYROC_TERMINAL, gateway_result: '201', scope: { libVersion: LIB, scenario: 'payment' } });
+    expect(events[1]).toMatchObject({
+      actor_id: d.deviceId,
+      terminal_number: PAYROC_TERMINAL,
+      gateway_result: '201',
+      scope: { libVersion: LIB, scenario: 'payment' },
+    });
     expect(events[1].details).toMatchObject({ provider: 'payroc', attempts: 1, expiresIn: res.body.expiresIn, reusable: false });
     expect(events[1].session_fingerprint).toBe(createHmac('sha256', h.fingerprintKey).update(String(res.body.sessionId)).digest('hex'));
 

@@ -26,7 +26,14 @@ describe('Signed wallet sessions (Postgres + wallet sandbox over HTTP)', () => {
   /** No answer, error or not, carries a merchant secret. */
   const noSecrets = <T extends { text: string }>(res: T): T => {
     const ps = h.providerSecrets;
-    for (const secret of [ps.payroc.apiKey, ps.embedded.gatewayApiKey, ps.embedded.merchantCentralApiKey, ps.wallet.authToken, ps.wallet.signingKey, h.password]) {
+    for (const secret of [
+      ps.payroc.apiKey,
+      ps.embedded.gatewayApiKey,
+      ps.embedded.merchantCentralApiKey,
+      ps.wallet.authToken,
+      ps.wallet.signingKey,
+      h.password,
+    ]) {
       expect(res.text).not.toContain(secret);
     }
     return res;
@@ -47,7 +54,14 @@ describe('Signed wallet sessions (Postgres + wallet sandbox over HTTP)', () => {
     const from = h.wallet.stats.signatures.length;
     const res = await issue(d);
     expect(res.status).toBe(201);
-    expect(res.body).toMatchObject({ provider: 'wallet', expiresAt: null, expiresIn: null, reusable: true, terminalNumber: WALLET_TERMINAL, scope: { walletId: WALLET } });
+    expect(res.body).toMatchObject({
+      provider: 'wallet',
+      expiresAt: null,
+      expiresIn: null,
+      reusable: true,
+      terminalNumber: WALLET_TERMINAL,
+      scope: { walletId: WALLET },
+    });
     expect(h.wallet.sessionStatus(String(res.body.sessionId))).toBe('OPEN');
     // The wallet received SHA-1(query string + secret key), upper-case hex.
     expect(h.wallet.stats.signatures.slice(from)).toEqual([walletSignature(`walletId=${WALLET}`, h.providerSecrets.wallet.signingKey)]);

@@ -37,9 +37,7 @@ describe('role matrix', () => {
   }
 
   function concrete(path: string): string {
-    return path.replace(/\{([^}]+)\}/g, (_, name: string) =>
-      name === 'terminalNumber' ? SECOND_TERMINAL : name === 'deviceId' ? target.deviceId : 'x',
-    );
+    return path.replace(/\{([^}]+)\}/g, (_, name: string) => (name === 'terminalNumber' ? SECOND_TERMINAL : name === 'deviceId' ? target.deviceId : 'x'));
   }
 
   it('gives every caller the right answer on every route', async () => {
@@ -57,10 +55,7 @@ describe('role matrix', () => {
         const token = tokenOf(caller);
         const body = method === 'post' || method === 'patch' || method === 'put' ? {} : undefined;
         const res = await h.send(method.toUpperCase() as 'GET', concrete(path), body, token ? { authorization: `Bearer ${token}` } : {});
-        const allowed =
-          kind === 'public' ||
-          (kind === 'device' && caller === 'device') ||
-          (kind === 'operator' && roles!.includes(caller));
+        const allowed = kind === 'public' || (kind === 'device' && caller === 'device') || (kind === 'operator' && roles!.includes(caller));
         const authenticated = kind === 'public' || (kind === 'device' ? caller === 'device' : caller === 'admin' || caller === 'auditor');
         const ok = allowed
           ? res.status < 500 && res.status !== 401 && res.status !== 403
@@ -82,10 +77,9 @@ describe('role matrix', () => {
     expect([deviceRefusal.action, deviceRefusal.reason, deviceRefusal.actor_id]).toEqual(['auth.refused', 'bad-signature', device.deviceId]);
     const [forbidden] = await rows(auditor);
     expect([forbidden.action, forbidden.reason, forbidden.actor_id]).toEqual(['auth.forbidden', 'missing-role', 'carol']);
-    const actorTypes = await h.db.query<{ actor_type: string }>(
-      `SELECT DISTINCT actor_type FROM audit_event WHERE request_id = ANY($1)`,
-      [[none, viaDevice, auditor].map((r) => String(r.headers['x-request-id']))],
-    );
+    const actorTypes = await h.db.query<{ actor_type: string }>(`SELECT DISTINCT actor_type FROM audit_event WHERE request_id = ANY($1)`, [
+      [none, viaDevice, auditor].map((r) => String(r.headers['x-request-id'])),
+    ]);
     expect(actorTypes.map((r) => r.actor_type)).toEqual(['operator']);
   });
 });

@@ -22,7 +22,14 @@ describe('routes matched by pattern, not by the raw URL', () => {
   it('counts percent-encoded admin paths against the operator limit', async () => {
     const auth = { authorization: `Bearer ${h.operatorToken(['admin'], { subject: 'encoded@example.com' })}` };
     const statuses: number[] = [];
-    for (const path of ['/v1/admin/terminals', '/v1/%61dmin/terminals', '/v1/%61%64%6d%69%6e/terminals', '/v1/admin/terminals', '/v1/%61dmin/terminals', '/v1/%61dmin/terminals']) {
+    for (const path of [
+      '/v1/admin/terminals',
+      '/v1/%61dmin/terminals',
+      '/v1/%61%64%6d%69%6e/terminals',
+      '/v1/admin/terminals',
+      '/v1/%61dmin/terminals',
+      '/v1/%61dmin/terminals',
+    ]) {
       statuses.push((await h.send('GET', path, undefined, auth)).status);
     }
     expect(statuses).toEqual([200, 200, 200, 200, 429, 429]);

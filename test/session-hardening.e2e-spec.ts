@@ -118,7 +118,9 @@ describe('session path under hostile input (Postgres stores)', () => {
       expect(text).toMatch(/broker_session_requests_total\{outcome="denied",terminal="unknown",gateway_result="none"\} (\d+)/);
       // A real terminal keeps its own label.
       expect((await h.issue(device)).status).toBe(201);
-      expect(await metrics.registry.metrics()).toMatch(new RegExp(`broker_session_requests_total\\{outcome="issued",terminal="${TERMINAL}",gateway_result="000"\\} \\d+`));
+      expect(await metrics.registry.metrics()).toMatch(
+        new RegExp(`broker_session_requests_total\\{outcome="issued",terminal="${TERMINAL}",gateway_result="000"\\} \\d+`),
+      );
     });
   });
 

@@ -59,7 +59,12 @@ describe('trusted proxies', () => {
   });
 
   it('parses TRUSTED_PROXIES in the configuration and refuses the old TRUST_PROXY', () => {
-    expect(validateConfig({ TRUSTED_PROXIES: ' 10.0.0.0/8, 192.168.1.10 ,::1, fd00::/8' }).TRUSTED_PROXIES).toEqual(['10.0.0.0/8', '192.168.1.10', '::1', 'fd00::/8']);
+    expect(validateConfig({ TRUSTED_PROXIES: ' 10.0.0.0/8, 192.168.1.10 ,::1, fd00::/8' }).TRUSTED_PROXIES).toEqual([
+      '10.0.0.0/8',
+      '192.168.1.10',
+      '::1',
+      'fd00::/8',
+    ]);
     expect(validateConfig({}).TRUSTED_PROXIES).toEqual([]);
     for (const bad of ['true', '10.0.0.0/33', '300.1.1.1', 'proxy.internal', '10.0.0.0/8/1', '::1/129']) {
       expect(() => validateConfig({ TRUSTED_PROXIES: bad })).toThrow(/TRUSTED_PROXIES/);

@@ -85,7 +85,14 @@ describe('Vault HTTP double follows Vault’s documented shapes', () => {
       data: null,
       lease_duration: 0,
       renewable: false,
-      auth: { lease_duration: 60, renewable: true, token_type: 'service', orphan: true, policies: ['default', 'broker'], token_policies: ['default', 'broker'] },
+      auth: {
+        lease_duration: 60,
+        renewable: true,
+        token_type: 'service',
+        orphan: true,
+        policies: ['default', 'broker'],
+        token_policies: ['default', 'broker'],
+      },
     });
     expect(ok.body.auth.client_token).toMatch(/^hvs\./);
     expect(typeof ok.body.auth.accessor).toBe('string');

@@ -195,11 +195,12 @@ describe('VaultSecretsProvider against the Vault double', () => {
 
     it('docker/vault/broker-policy.hcl grants the broker what it reads and nothing else', async () => {
       const hcl = readFileSync(join(__dirname, '..', 'docker', 'vault', 'broker-policy.hcl'), 'utf8');
-      const readable = [...hcl.matchAll(/path "([^"]+)"\s*\{\s*capabilities\s*=\s*\[([^\]]*)\]/g)]
-        .filter((m) => m[2].includes('"read"'))
-        .map((m) => m[1]);
+      const readable = [...hcl.matchAll(/path "([^"]+)"\s*\{\s*capabilities\s*=\s*\[([^\]]*)\]/g)].filter((m) => m[2].includes('"read"')).map((m) => m[1]);
       expect(readable).toEqual(expect.arrayContaining(['secret/data/merchants/*', 'secret/data/broker/audit-fingerprint-key']));
-      const v = await vault({ policies: { 'pos-session-broker': readable }, approle: { roleId: 'broker-role-id', secretId, policies: ['pos-session-broker'] } });
+      const v = await vault({
+        policies: { 'pos-session-broker': readable },
+        approle: { roleId: 'broker-role-id', secretId, policies: ['pos-session-broker'] },
+      });
       v.writeSecret('secret', 'broker/audit-fingerprint-key', { key: randomBytes(32).toString('base64') });
       v.writeSecret('secret', 'hyp/0882819014', { username: 'u', password: 'p' });
       const p = provider(v);
@@ -350,7 +351,11 @@ describe('VaultSecretsProvider against the Vault double', () => {
       v.unseal();
       errors.push(await p.get('merchants/missing').catch((e: unknown) => e));
       v.revokeAllTokens();
-      errors.push(await provider(v, { VAULT_AUTH_METHOD: 'token', VAULT_TOKEN: v.rootToken.slice(0, -2) + 'xx' }, logger).get(REF).catch((e: unknown) => e));
+      errors.push(
+        await provider(v, { VAULT_AUTH_METHOD: 'token', VAULT_TOKEN: v.rootToken.slice(0, -2) + 'xx' }, logger)
+          .get(REF)
+          .catch((e: unknown) => e),
+      );
       const text = errors.map(everythingIn).join('\n') + lines.join('\n') + JSON.stringify(v.requests);
       expect(errors.every((e) => e instanceof Error)).toBe(true);
       for (const secret of [password, `${password}-b`, secretId, jwt, v.rootToken]) expect(text).not.toContain(secret);

@@ -92,7 +92,8 @@ export class DevicesService {
       if (before.status !== to) {
         if (!from.includes(before.status) || !(await this.devices.transition(deviceId, from, to, tx))) {
           const now = await this.get(deviceId, tx);
-          if (now.status !== to) throw new ConflictError(`The device is ${now.status}; it cannot be ${change}d${now.status === 'revoked' ? ' (revocation is permanent)' : ''}.`);
+          if (now.status !== to)
+            throw new ConflictError(`The device is ${now.status}; it cannot be ${change}d${now.status === 'revoked' ? ' (revocation is permanent)' : ''}.`);
         }
       }
       const after = await this.get(deviceId, tx);

@@ -38,7 +38,11 @@ export class AuditTrail {
     if (!FINAL_SESSION_ACTIONS.has(event.action)) return written;
     // Issuance metrics come from the trail itself, so the two can never disagree.
     return written.then(() => {
-      this.metrics.issuances.inc({ outcome: event.outcome, terminal: this.metrics.terminalLabel(event.terminalNumber), gateway_result: event.gatewayResult ?? 'none' });
+      this.metrics.issuances.inc({
+        outcome: event.outcome,
+        terminal: this.metrics.terminalLabel(event.terminalNumber),
+        gateway_result: event.gatewayResult ?? 'none',
+      });
     });
   }
 

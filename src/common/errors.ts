@@ -13,7 +13,10 @@ export abstract class BrokerError extends Error {
   /** Gateway result code when the gateway answered. */
   gatewayResult?: string;
 
-  constructor(readonly detail: string, options?: { cause?: unknown }) {
+  constructor(
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
     super(detail, options);
     this.name = new.target.name;
   }
@@ -23,7 +26,10 @@ export class ValidationError extends BrokerError {
   readonly status = 400;
   readonly code = 'invalid-request';
   readonly title = 'Invalid request';
-  constructor(detail: string, readonly errors: ReadonlyArray<{ path: string; message: string }> = []) {
+  constructor(
+    detail: string,
+    readonly errors: ReadonlyArray<{ path: string; message: string }> = [],
+  ) {
     super(detail);
   }
 }
@@ -48,7 +54,10 @@ export class ForbiddenError extends BrokerError {
   readonly status = 403;
   readonly code = 'forbidden';
   readonly title = 'Forbidden';
-  constructor(detail: string, readonly reason: string) {
+  constructor(
+    detail: string,
+    readonly reason: string,
+  ) {
     super(detail);
   }
 }
@@ -127,7 +136,11 @@ export class GatewayUnavailableError extends GatewayError {
   readonly status = 503;
   readonly code = 'gateway-unavailable';
   readonly title = 'Gateway unavailable';
-  constructor(detail: string, readonly transient: boolean, options?: { cause?: unknown }) {
+  constructor(
+    detail: string,
+    readonly transient: boolean,
+    options?: { cause?: unknown },
+  ) {
     super(detail, options);
     this.retryAfterSeconds = 5;
   }

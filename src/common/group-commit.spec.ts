@@ -62,9 +62,7 @@ describe('GroupCommit: a data error fails only the item that caused it', () => {
     const gc = new GroupCommit<number, number>(flush, 100);
     const settled = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => gc.submit(i)));
     expect(settled.map((s) => s.status)).toEqual(Array.from({ length: 20 }, (_, i) => (i === 7 ? 'rejected' : 'fulfilled')));
-    expect(settled.filter((s) => s.status === 'fulfilled').map((s) => (s).value)).toEqual(
-      Array.from({ length: 20 }, (_, i) => i * 10).filter((v) => v !== 70),
-    );
+    expect(settled.filter((s) => s.status === 'fulfilled').map((s) => s.value)).toEqual(Array.from({ length: 20 }, (_, i) => i * 10).filter((v) => v !== 70));
     expect((settled[7] as PromiseRejectedResult).reason).toMatchObject({ code: '23514' });
     // Every good item written exactly once, in submission order.
     const written = batches.filter((b) => !b.includes(7)).flat();

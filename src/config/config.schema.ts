@@ -7,9 +7,7 @@ export const LOCAL_OPERATOR_ISSUER = 'pos-session-broker-local';
 /** Asymmetric algorithms jsonwebtoken verifies; never HS* (a shared secret) nor none. */
 export const OPERATOR_JWT_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512'] as const;
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => v === 'true' || v === '1' || v === 'yes');
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 const optionalString = z
   .string()
@@ -29,7 +27,12 @@ export const configSchema = z
     TRUSTED_PROXIES: z
       .string()
       .default('')
-      .transform((s) => s.split(',').map((a) => a.trim()).filter((a) => a !== ''))
+      .transform((s) =>
+        s
+          .split(',')
+          .map((a) => a.trim())
+          .filter((a) => a !== ''),
+      )
       .pipe(z.array(z.string().refine(isAddressOrCidr, 'must be comma-separated IP addresses or CIDRs (10.0.0.0/8, ::1)'))),
     /** Replaced by TRUSTED_PROXIES: refused when set, so an old `true` cannot silently mean something else. */
     TRUST_PROXY: optionalString,
@@ -40,10 +43,16 @@ export const configSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 
     DATABASE_URL: optionalString.pipe(
-      z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+        .optional(),
     ),
     AUDIT_READ_DATABASE_URL: optionalString.pipe(
-      z.string().regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL').optional(),
+      z
+        .string()
+        .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL')
+        .optional(),
     ),
     DATABASE_POOL_MAX: int(1, 200).default(10),
     DATABASE_CONNECT_TIMEOUT_MS: int(100, 60_000).default(5_000),
@@ -61,9 +70,17 @@ export const configSchema = z
     AUDIT_SEAL_KEY_REF: optionalString,
     VAULT_ADDR: optionalString.pipe(z.url({ protocol: /^https?$/ }).optional()),
     VAULT_NAMESPACE: optionalString,
-    VAULT_KV_MOUNT: z.string().regex(/^(?!(.*\/)?\.{1,2}(\/|$))[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, 'must be a mount path like secret or kv/pos').default('secret'),
+    VAULT_KV_MOUNT: z
+      .string()
+      .regex(/^(?!(.*\/)?\.{1,2}(\/|$))[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, 'must be a mount path like secret or kv/pos')
+      .default('secret'),
     VAULT_AUTH_METHOD: z.enum(['token', 'approle', 'kubernetes']).default('token'),
-    VAULT_AUTH_MOUNT: optionalString.pipe(z.string().regex(/^(?!(.*\/)?\.{1,2}(\/|$))[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, 'must be an auth mount path like approle').optional()),
+    VAULT_AUTH_MOUNT: optionalString.pipe(
+      z
+        .string()
+        .regex(/^(?!(.*\/)?\.{1,2}(\/|$))[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, 'must be an auth mount path like approle')
+        .optional(),
+    ),
     VAULT_TOKEN: optionalString,
     VAULT_TOKEN_FILE: optionalString,
     VAULT_APPROLE_ROLE_ID: optionalString,
@@ -93,7 +110,12 @@ export const configSchema = z
     OPERATOR_JWT_ALGORITHMS: z
       .string()
       .default('RS256,ES256')
-      .transform((s) => s.split(',').map((a) => a.trim()).filter((a) => a !== ''))
+      .transform((s) =>
+        s
+          .split(',')
+          .map((a) => a.trim())
+          .filter((a) => a !== ''),
+      )
       .pipe(z.array(z.enum(OPERATOR_JWT_ALGORITHMS)).min(1)),
     OPERATOR_JWT_CLOCK_SKEW_SECONDS: int(0, 300).default(30),
     OPERATOR_JWKS_CACHE_MAX_AGE_MS: int(1_000, 86_400_000).default(600_000),
@@ -125,7 +147,12 @@ export const configSchema = z
     AUDIT_PARTITIONS_AHEAD: int(1, 400).default(2),
     AUDIT_PARTITION_INTERVAL_MS: int(0, 86_400_000).default(3_600_000),
 
-    REDIS_URL: optionalString.pipe(z.string().regex(/^rediss?:\/\//, 'must be a redis:// URL').optional()),
+    REDIS_URL: optionalString.pipe(
+      z
+        .string()
+        .regex(/^rediss?:\/\//, 'must be a redis:// URL')
+        .optional(),
+    ),
     REDIS_COMMAND_TIMEOUT_MS: int(50, 60_000).default(2_000),
     REDIS_CONNECT_TIMEOUT_MS: int(100, 60_000).default(2_000),
     REDIS_KEEPALIVE_DELAY_MS: int(1_000, 600_000).default(10_000),
@@ -142,7 +169,12 @@ export const configSchema = z
     HYP_SANDBOX_HOST: z.string().min(1).default('127.0.0.1'),
     HYP_SANDBOX_PORT: int(0, 65535).default(8081),
     HYP_SANDBOX_LATENCY_MS: int(0, 120_000).default(0),
-    HYP_SANDBOX_FORCE_RESULT: optionalString.pipe(z.string().regex(/^\d{3}$/).optional()),
+    HYP_SANDBOX_FORCE_RESULT: optionalString.pipe(
+      z
+        .string()
+        .regex(/^\d{3}$/)
+        .optional(),
+    ),
 
     BOOTSTRAP_ENROLLMENT: bool.default(false),
     BOOTSTRAP_TOKEN_FILE: z.string().min(1).default('./data/bootstrap-token'),
@@ -165,8 +197,7 @@ export const configSchema = z
     // Different audiences: a device token can never pass as an operator token, nor the reverse.
     if (c.OPERATOR_JWT_AUDIENCE === c.DEVICE_JWT_AUDIENCE) refuse('OPERATOR_JWT_AUDIENCE', 'must differ from DEVICE_JWT_AUDIENCE');
     const operatorKeySources = [c.OPERATOR_JWKS_URI, c.OPERATOR_JWT_PUBLIC_KEY, c.OPERATOR_JWT_PUBLIC_KEY_FILE].filter((v) => v !== undefined);
-    if (operatorKeySources.length > 1)
-      refuse('OPERATOR_JWKS_URI', 'set only one of OPERATOR_JWKS_URI, OPERATOR_JWT_PUBLIC_KEY, OPERATOR_JWT_PUBLIC_KEY_FILE');
+    if (operatorKeySources.length > 1) refuse('OPERATOR_JWKS_URI', 'set only one of OPERATOR_JWKS_URI, OPERATOR_JWT_PUBLIC_KEY, OPERATOR_JWT_PUBLIC_KEY_FILE');
     if (c.SECRETS_PROVIDER === 'vault') {
       if (!c.VAULT_ADDR) refuse('VAULT_ADDR', 'is required with SECRETS_PROVIDER=vault');
       if (c.VAULT_MAX_STALENESS_MS < c.SECRETS_CACHE_TTL_MS) refuse('VAULT_MAX_STALENESS_MS', 'must be at least SECRETS_CACHE_TTL_MS');
@@ -179,10 +210,9 @@ export const configSchema = z
         either(c.VAULT_APPROLE_ROLE_ID, c.VAULT_APPROLE_ROLE_ID_FILE, 'VAULT_APPROLE_ROLE_ID');
         either(c.VAULT_APPROLE_SECRET_ID, c.VAULT_APPROLE_SECRET_ID_FILE, 'VAULT_APPROLE_SECRET_ID');
       }
-      if (c.VAULT_AUTH_METHOD === 'kubernetes' && !c.VAULT_KUBERNETES_ROLE)
-        refuse('VAULT_KUBERNETES_ROLE', 'is required with VAULT_AUTH_METHOD=kubernetes');
+      if (c.VAULT_AUTH_METHOD === 'kubernetes' && !c.VAULT_KUBERNETES_ROLE) refuse('VAULT_KUBERNETES_ROLE', 'is required with VAULT_AUTH_METHOD=kubernetes');
     }
-    if (c.TRUST_PROXY !== undefined) refuse('TRUST_PROXY', 'is replaced by TRUSTED_PROXIES (the proxies\' addresses or CIDRs)');
+    if (c.TRUST_PROXY !== undefined) refuse('TRUST_PROXY', "is replaced by TRUSTED_PROXIES (the proxies' addresses or CIDRs)");
     if (c.METRICS_PORT !== 'off' && c.METRICS_PORT !== 0 && c.METRICS_PORT === c.PORT) refuse('METRICS_PORT', 'must differ from PORT');
     if (c.NODE_ENV !== 'production') return;
     if (c.OPERATOR_JWKS_URI && !c.OPERATOR_JWKS_URI.startsWith('https://'))
@@ -206,8 +236,7 @@ export const configSchema = z
       refuse('AUDIT_RETENTION_DAYS', 'must be 0 (keep forever) or at least 365 in production (PCI DSS 10.5.1 keeps a year)');
     if (c.AUDIT_SEAL_SETTLE_MS < 1_000)
       refuse('AUDIT_SEAL_SETTLE_MS', 'must be at least 1000 in production (shorter, a slow audit insert would look like tampering)');
-    if (operatorKeySources.length > 0 && !c.OPERATOR_JWT_ISSUER)
-      refuse('OPERATOR_JWT_ISSUER', 'is required in production when operator tokens are accepted');
+    if (operatorKeySources.length > 0 && !c.OPERATOR_JWT_ISSUER) refuse('OPERATOR_JWT_ISSUER', 'is required in production when operator tokens are accepted');
     if (c.OPERATOR_JWT_ISSUER === LOCAL_OPERATOR_ISSUER)
       refuse('OPERATOR_JWT_ISSUER', 'is the embedded development issuer (local operator key); use your identity provider');
     if (c.OPERATOR_JWT_PUBLIC_KEY_FILE !== undefined && resolvePath(c.OPERATOR_JWT_PUBLIC_KEY_FILE) === resolvePath(c.OPERATOR_LOCAL_KEY_FILE))

@@ -20,7 +20,11 @@ const devTokenSchema = z.strictObject({
     .min(1, 'choose at least one role')
     .max(2)
     .transform((r) => [...new Set(r)]),
-  subject: z.string().trim().regex(/^[\x21-\x7e]{1,64}$/, 'printable ASCII without spaces, at most 64').optional(),
+  subject: z
+    .string()
+    .trim()
+    .regex(/^[\x21-\x7e]{1,64}$/, 'printable ASCII without spaces, at most 64')
+    .optional(),
 });
 type DevTokenRequest = z.infer<typeof devTokenSchema>;
 

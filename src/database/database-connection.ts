@@ -87,7 +87,11 @@ class PostgresConnection extends DatabaseConnection {
   private readonly pool: Pool;
   readonly sql: HotPathSql;
 
-  constructor(private readonly url: string, poolMax: number, timeouts?: PoolTimeouts) {
+  constructor(
+    private readonly url: string,
+    poolMax: number,
+    timeouts?: PoolTimeouts,
+  ) {
     super();
     // Prisma's adapter shares this pool, so its queries get the same bounds. (Migrations open their
     // own client, without them: a long migration must not be cut off.)

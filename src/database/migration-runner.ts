@@ -49,20 +49,18 @@ export class MigrationRunner {
 
   private async apply(m: { name: string; sql: string; checksum: string }): Promise<void> {
     const id = randomUUID();
-    await this.runner.query(
-      'INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, applied_steps_count) VALUES ($1, $2, $3, now(), 0)',
-      [id, m.checksum, m.name],
-    );
+    await this.runner.query('INSERT INTO _prisma_migrations (id, checksum, migration_name, started_at, applied_steps_count) VALUES ($1, $2, $3, now(), 0)', [
+      id,
+      m.checksum,
+      m.name,
+    ]);
     try {
       await this.runner.runScript(m.sql);
     } catch (err) {
       await this.runner.query('UPDATE _prisma_migrations SET logs = $2 WHERE id = $1', [id, String((err as Error).message)]);
       throw new Error(`Migration ${m.name} failed: ${(err as Error).message}`, { cause: err });
     }
-    await this.runner.query(
-      'UPDATE _prisma_migrations SET finished_at = now(), applied_steps_count = 1 WHERE id = $1',
-      [id],
-    );
+    await this.runner.query('UPDATE _prisma_migrations SET finished_at = now(), applied_steps_count = 1 WHERE id = $1', [id]);
   }
 }
 

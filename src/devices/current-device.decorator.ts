@@ -4,6 +4,5 @@ import type { DevicePrincipal } from './device';
 
 /** The device DeviceAuthGuard authenticated. */
 export const CurrentDevice = createParamDecorator(
-  (_: unknown, ctx: ExecutionContext): DevicePrincipal =>
-    (ctx.switchToHttp().getRequest<FastifyRequest & { user: DevicePrincipal }>()).user,
+  (_: unknown, ctx: ExecutionContext): DevicePrincipal => ctx.switchToHttp().getRequest<FastifyRequest & { user: DevicePrincipal }>().user,
 );

@@ -64,12 +64,7 @@ export class DeviceEnrollment {
     private readonly audited: AuditTransactions,
   ) {}
 
-  async enroll(
-    raw: EnrollDevice,
-    actor: { type: AuditActorType; id?: string },
-    origin: AuditOrigin,
-    options: EnrollOptions = {},
-  ): Promise<EnrolledDevice> {
+  async enroll(raw: EnrollDevice, actor: { type: AuditActorType; id?: string }, origin: AuditOrigin, options: EnrollOptions = {}): Promise<EnrolledDevice> {
     const input = enrollDeviceSchema.parse(raw);
     const { alg, jwk: publicJwk } = devicePublicKey(input.publicKey);
     const terminalNumbers = [...new Set(input.terminalNumbers)].sort();

@@ -25,7 +25,10 @@ describe('device keys', () => {
 
   it('reads ES256 and EdDSA public keys from JWK or PEM, refusing others and private keys', () => {
     expect(devicePublicKey(ec.publicKey.export({ format: 'jwk' }) as Record<string, unknown>).alg).toBe('ES256');
-    expect(devicePublicKey(ed.publicKey.export({ type: 'spki', format: 'pem' }).toString())).toMatchObject({ alg: 'EdDSA', jwk: { kty: 'OKP', crv: 'Ed25519' } });
+    expect(devicePublicKey(ed.publicKey.export({ type: 'spki', format: 'pem' }).toString())).toMatchObject({
+      alg: 'EdDSA',
+      jwk: { kty: 'OKP', crv: 'Ed25519' },
+    });
     expect(() => devicePublicKey(generateKeyPairSync('ed448').publicKey.export({ format: 'jwk' }) as Record<string, unknown>)).toThrow(ValidationError);
     expect(() => devicePublicKey(ed.privateKey.export({ format: 'jwk' }) as Record<string, unknown>)).toThrow(/public key only/);
     expect(() => devicePublicKey({ kty: 'EC' })).toThrow(/not a readable public key/);

@@ -181,11 +181,7 @@ export class DeviceRepository {
   }
 
   /** Name, policy and/or the full set of terminal bindings; false when the device is gone or revoked. */
-  async update(
-    deviceId: string,
-    changes: { name?: string; policy?: ScopePolicy | null; terminalIds?: readonly string[] },
-    tx?: TxClient,
-  ): Promise<boolean> {
+  async update(deviceId: string, changes: { name?: string; policy?: ScopePolicy | null; terminalIds?: readonly string[] }, tx?: TxClient): Promise<boolean> {
     const data: Prisma.DeviceUpdateManyMutationInput = { updatedAt: new Date() };
     if (changes.name !== undefined) data.name = changes.name;
     if (changes.policy !== undefined) data.policy = jsonOrNull(changes.policy);
@@ -239,7 +235,7 @@ export class DeviceRepository {
  */
 function thumbprintMembers(jwk: object): [string, string, string, string] {
   const k = jwk as Record<string, unknown>;
-  const member = (name: string) => (typeof k[name] === 'string' ? (k[name]) : '');
+  const member = (name: string) => (typeof k[name] === 'string' ? k[name] : '');
   return [member('kty'), member('crv'), member('x'), member('y')];
 }
 
@@ -269,7 +265,7 @@ function policyOf(value: Prisma.JsonValue): ScopePolicy | null {
 }
 
 function jsonOrNull(value: object | null): Prisma.InputJsonValue | typeof Prisma.DbNull {
-  return value === null ? Prisma.DbNull : (value);
+  return value === null ? Prisma.DbNull : value;
 }
 
 function toRecord(row: DeviceRow): DeviceRecord {

@@ -56,9 +56,7 @@ export function ensureDevSecrets(path: string, fingerprintKeyRef: string): Recor
 }
 
 /** Sandbox merchants: every `hyp/<terminal>` entry of the dev secrets. */
-export function sandboxTerminals(
-  secrets: Record<string, Record<string, string>>,
-): Record<string, { user: string; password: string }> {
+export function sandboxTerminals(secrets: Record<string, Record<string, string>>): Record<string, { user: string; password: string }> {
   const out: Record<string, { user: string; password: string }> = {};
   for (const [ref, value] of Object.entries(secrets)) {
     const m = /^hyp\/(\d{10})$/.exec(ref);

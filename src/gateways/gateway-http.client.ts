@@ -1,11 +1,6 @@
 import type { Dispatcher, Pool } from 'undici';
 import { createOutboundPool, discardBody, readCapped, transportFailure } from '../common/outbound-http';
-import {
-  GatewayError,
-  GatewayProtocolError,
-  GatewayTimeoutError,
-  GatewayUnavailableError,
-} from '../common/errors';
+import { GatewayError, GatewayProtocolError, GatewayTimeoutError, GatewayUnavailableError } from '../common/errors';
 
 export interface GatewayHttpClientOptions {
   readonly connectTimeoutMs: number;

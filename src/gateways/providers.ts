@@ -9,9 +9,4 @@ import { walletProvider } from './wallet/wallet.definition';
  * one new folder (its definition: scope, provider_config and policy schemas, policy check, gateway) and
  * one line here; the device-policy schema, the registry and the issuer pick it up from this list.
  */
-export const PROVIDERS: readonly AnyProviderDefinition[] = [
-  hypProvider,
-  payrocProvider,
-  embeddedComponentsProvider,
-  walletProvider,
-];
+export const PROVIDERS: readonly AnyProviderDefinition[] = [hypProvider, payrocProvider, embeddedComponentsProvider, walletProvider];

@@ -73,7 +73,13 @@ export class IdempotentIssuance implements OnModuleInit, OnModuleDestroy {
     }
   }
 
-  private async runFirst<T extends { expiresAt: string | null }>(deviceId: string, key: string, hash: string, aad: string, issue: () => Promise<T>): Promise<T> {
+  private async runFirst<T extends { expiresAt: string | null }>(
+    deviceId: string,
+    key: string,
+    hash: string,
+    aad: string,
+    issue: () => Promise<T>,
+  ): Promise<T> {
     let result: T;
     try {
       result = await issue();

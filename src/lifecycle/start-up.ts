@@ -12,7 +12,11 @@ export async function assertPortFree(port: number, host: string, setting: string
     const probe = createServer();
     probe.once('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EADDRINUSE') {
-        reject(new StartUpError(`port ${port} on ${host} is already in use (${setting}=${port}): stop the process that holds it, or set ${setting} to a free port, e.g. ${setting}=${port + 1}.`));
+        reject(
+          new StartUpError(
+            `port ${port} on ${host} is already in use (${setting}=${port}): stop the process that holds it, or set ${setting} to a free port, e.g. ${setting}=${port + 1}.`,
+          ),
+        );
       } else if (err.code === 'EACCES') {
         reject(new StartUpError(`port ${port} on ${host} needs privileges this process does not have (${setting}=${port}): use a port above 1023.`));
       } else if (err.code === 'EADDRNOTAVAIL') {
@@ -37,7 +41,10 @@ export function describeStartUpFailure(err: unknown, config?: Pick<Config, 'VAUL
   const vault = chain.find((e): e is VaultError => e instanceof VaultError);
   const messages = [...new Set(chain.map((e) => (e instanceof Error ? e.message : String(e))))];
   if (vault && config?.SECRETS_PROVIDER === 'vault') {
-    const why = vault.status === 403 ? 'Vault refused the broker’s token or policy (HTTP 403): check VAULT_TOKEN or the AppRole/Kubernetes login and the broker’s policy.' : storeProblem(vault);
+    const why =
+      vault.status === 403
+        ? 'Vault refused the broker’s token or policy (HTTP 403): check VAULT_TOKEN or the AppRole/Kubernetes login and the broker’s policy.'
+        : storeProblem(vault);
     return `the secret store cannot be used: ${why} VAULT_ADDR=${config.VAULT_ADDR ?? '(unset)'}. (${messages.join(' ← ')})`;
   }
   return messages.join(' ← ');

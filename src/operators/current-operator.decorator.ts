@@ -4,6 +4,5 @@ import type { OperatorPrincipal } from './operator';
 
 /** The operator OperatorAuthGuard authenticated. */
 export const CurrentOperator = createParamDecorator(
-  (_: unknown, ctx: ExecutionContext): OperatorPrincipal =>
-    ctx.switchToHttp().getRequest<FastifyRequest & { user: OperatorPrincipal }>().user,
+  (_: unknown, ctx: ExecutionContext): OperatorPrincipal => ctx.switchToHttp().getRequest<FastifyRequest & { user: OperatorPrincipal }>().user,
 );

@@ -33,12 +33,18 @@ export const OPERATOR_TOKEN_USAGE = 'operator:token --roles admin,auditor [--sub
 
 /** `operator:token`: mints an operator token from the local key. Throws a usage message on bad input. */
 export function mintLocalOperatorToken(args: string[], c: Config, user = 'unknown'): string {
-  if (c.NODE_ENV === 'production') throw new Error('operator:token is for the embedded development mode; in production tokens come from your identity provider.');
+  if (c.NODE_ENV === 'production')
+    throw new Error('operator:token is for the embedded development mode; in production tokens come from your identity provider.');
   if (c.OPERATOR_JWKS_URI || c.OPERATOR_JWT_PUBLIC_KEY || c.OPERATOR_JWT_PUBLIC_KEY_FILE) {
-    throw new Error('An identity provider key is configured (OPERATOR_JWKS_URI / OPERATOR_JWT_PUBLIC_KEY[_FILE]): the broker would refuse a locally minted token.');
+    throw new Error(
+      'An identity provider key is configured (OPERATOR_JWKS_URI / OPERATOR_JWT_PUBLIC_KEY[_FILE]): the broker would refuse a locally minted token.',
+    );
   }
   const { values } = parseArgs({ args, options: { roles: { type: 'string' }, subject: { type: 'string' }, ttl: { type: 'string' } } });
-  const roles = (values.roles ?? '').split(',').map((r) => r.trim()).filter(Boolean);
+  const roles = (values.roles ?? '')
+    .split(',')
+    .map((r) => r.trim())
+    .filter(Boolean);
   if (roles.length === 0 || !roles.every((r): r is OperatorRole => (OPERATOR_ROLES as readonly string[]).includes(r))) {
     throw new Error(`--roles must list ${OPERATOR_ROLES.join(' and/or ')}\nusage: ${OPERATOR_TOKEN_USAGE}`);
   }

@@ -19,7 +19,11 @@ function problems(env: Record<string, string>): string {
 describe('operator authentication settings', () => {
   it('has defaults: roles claim, asymmetric algorithms, an audience of its own', () => {
     const c = validateConfig({});
-    expect(c).toMatchObject({ OPERATOR_JWT_ROLES_CLAIM: 'roles', OPERATOR_JWT_ALGORITHMS: ['RS256', 'ES256'], OPERATOR_JWT_AUDIENCE: 'pos-session-broker-operators' });
+    expect(c).toMatchObject({
+      OPERATOR_JWT_ROLES_CLAIM: 'roles',
+      OPERATOR_JWT_ALGORITHMS: ['RS256', 'ES256'],
+      OPERATOR_JWT_AUDIENCE: 'pos-session-broker-operators',
+    });
     expect(c.OPERATOR_JWT_AUDIENCE).not.toBe(c.DEVICE_JWT_AUDIENCE);
   });
 
@@ -51,7 +55,9 @@ describe('operator authentication settings', () => {
     const idp = { ...production, OPERATOR_JWT_ISSUER: 'https://idp.example' };
     expect(problems({ ...idp, OPERATOR_JWKS_URI: 'http://idp.example/jwks' })).toMatch(/OPERATOR_JWKS_URI: must be https:\/\/ in production/);
     expect(problems({ ...idp, OPERATOR_JWKS_URI: 'http://127.0.0.1:9000/jwks' })).toMatch(/OPERATOR_JWKS_URI: must be https:\/\/ in production/);
-    expect(problems({ ...idp, OPERATOR_JWKS_URI: 'https://idp.example/jwks', OPERATOR_JWKS_REFETCH_INTERVAL_MS: '0' })).toMatch(/OPERATOR_JWKS_REFETCH_INTERVAL_MS/);
+    expect(problems({ ...idp, OPERATOR_JWKS_URI: 'https://idp.example/jwks', OPERATOR_JWKS_REFETCH_INTERVAL_MS: '0' })).toMatch(
+      /OPERATOR_JWKS_REFETCH_INTERVAL_MS/,
+    );
     // Development and tests may use a local identity provider double over http.
     expect(problems({ OPERATOR_JWKS_URI: 'http://127.0.0.1:9000/jwks' })).toBe('');
   });

@@ -10,5 +10,4 @@ export const ROLES_EXTENSION = 'x-required-roles';
  * Roles that may call a route (class or handler; the handler's list wins). The caller needs ANY
  * of them. OperatorAuthGuard refuses a route that declares none: access is never granted by omission.
  */
-export const RequireRoles = (...roles: OperatorRole[]) =>
-  applyDecorators(SetMetadata(REQUIRED_ROLES, roles), ApiExtension(ROLES_EXTENSION, roles));
+export const RequireRoles = (...roles: OperatorRole[]) => applyDecorators(SetMetadata(REQUIRED_ROLES, roles), ApiExtension(ROLES_EXTENSION, roles));

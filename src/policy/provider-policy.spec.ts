@@ -37,7 +37,7 @@ describe('device policy with provider parts', () => {
   });
 });
 
-describe('checkProviderConfig against the providers\' definitions', () => {
+describe("checkProviderConfig against the providers' definitions", () => {
   it.each([
     ['hyp', undefined],
     ['payroc', { processingTerminalId: '1234001', identityUrl: 'https://identity.payroc.com/authorize' }],

@@ -14,9 +14,7 @@ import { PROVIDERS } from '../gateways/providers';
  * name (`payroc`, `embedded-components`, `wallet`), each validated by that provider's schema.
  * A provider without a part is denied to the device.
  */
-const providerPoliciesSchema = z.strictObject(
-  Object.fromEntries(PROVIDERS.flatMap((p) => (p.policySchema ? [[p.name, p.policySchema.optional()]] : []))),
-);
+const providerPoliciesSchema = z.strictObject(Object.fromEntries(PROVIDERS.flatMap((p) => (p.policySchema ? [[p.name, p.policySchema.optional()]] : []))));
 
 /**
  * A device's scope policy. The top level is Hyp's (unchanged: `allowUnscoped`, `allowed`);

@@ -100,7 +100,11 @@ export class AuthRefusals {
     if (this.redis) {
       try {
         const key = `auth-failure:${ip}:${window}`;
-        const [[incrErr, value]] = (await this.redis.multi().incr(key).pexpire(key, WINDOW_MS * 2).exec()) ?? [[new Error('aborted'), 0]];
+        const [[incrErr, value]] = (await this.redis
+          .multi()
+          .incr(key)
+          .pexpire(key, WINDOW_MS * 2)
+          .exec()) ?? [[new Error('aborted'), 0]];
         if (incrErr) throw incrErr;
         hits = Number(value);
       } catch (err) {
@@ -130,7 +134,14 @@ export class AuthRefusals {
     const origin = auditOrigin(req);
     const route = req.routeOptions.url ?? 'unknown';
     const now = new Date();
-    const first = { ...origin, action: 'auth.refused', outcome: 'denied' as const, reason: refusal.reason, actorType: refusal.actorType, actorId: refusal.actorId };
+    const first = {
+      ...origin,
+      action: 'auth.refused',
+      outcome: 'denied' as const,
+      reason: refusal.reason,
+      actorType: refusal.actorType,
+      actorId: refusal.actorId,
+    };
     if (this.intervalMs === 0) {
       await this.audit.record({ ...first, details: { route, method: req.method, count: 1, firstAt: now.toISOString(), lastAt: now.toISOString() } });
       return;
@@ -146,7 +157,15 @@ export class AuthRefusals {
       await this.audit.record({ ...first, details: { route, method: req.method, count: 1, firstAt: now.toISOString(), lastAt: now.toISOString() } });
       return;
     }
-    const p = (bucket.pending ??= { count: 0, firstAt: now, lastAt: now, requestId: origin.requestId, userAgent: origin.userAgent, actorIds: new Set(), routes: new Set() });
+    const p = (bucket.pending ??= {
+      count: 0,
+      firstAt: now,
+      lastAt: now,
+      requestId: origin.requestId,
+      userAgent: origin.userAgent,
+      actorIds: new Set(),
+      routes: new Set(),
+    });
     p.count++;
     p.lastAt = now;
     if (p.actorIds.size <= 1) p.actorIds.add(refusal.actorId);
@@ -213,5 +232,8 @@ export function limitKeyOf(ip: string): string {
   const left = head ? head.split(':') : [];
   const right = tail ? tail.split(':') : [];
   const groups = tail === undefined ? left : [...left, ...new Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right];
-  return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':')}::/64`;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => (parseInt(g, 16) || 0).toString(16))
+    .join(':')}::/64`;
 }

@@ -34,7 +34,9 @@ export async function startProviderSandboxes(secrets: ProviderSandboxSecrets, ho
     ],
   });
   const wallet = createWalletSandbox({
-    parents: [{ parentSystemId: DEMO_PARENT_SYSTEM_ID, signingKey: secrets.wallet.signingKey, authTokens: [secrets.wallet.authToken], walletIds: DEMO_WALLET_IDS }],
+    parents: [
+      { parentSystemId: DEMO_PARENT_SYSTEM_ID, signingKey: secrets.wallet.signingKey, authTokens: [secrets.wallet.authToken], walletIds: DEMO_WALLET_IDS },
+    ],
   });
   await payroc.listen(0, host);
   const embeddedUrl = await embedded.listen(0, host);

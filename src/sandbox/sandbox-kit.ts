@@ -38,11 +38,17 @@ export async function applyFaults(
   }
   if (f.failNext && f.failNext > 0) {
     faults.current = { ...f, failNext: f.failNext - 1 };
-    await reply.code(503).type('application/json').send(JSON.stringify(errorBody(503)));
+    await reply
+      .code(503)
+      .type('application/json')
+      .send(JSON.stringify(errorBody(503)));
     return true;
   }
   if (f.http500) {
-    await reply.code(500).type('application/json').send(JSON.stringify(errorBody(500)));
+    await reply
+      .code(500)
+      .type('application/json')
+      .send(JSON.stringify(errorBody(500)));
     return true;
   }
   return false;

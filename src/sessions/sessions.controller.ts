@@ -56,9 +56,7 @@ export class SessionsController {
     }
     // A replayed response is checked against the device's current bindings and policy, and audited.
     const replay = (stored: IssuedSession) => this.issuer.replay(device, body, stored, auditOrigin(req));
-    const session = await (idempotencyKey === undefined
-      ? issue()
-      : this.idempotency.run(device.deviceId, idempotencyKey, body, issue, deadlineAt, replay));
+    const session = await (idempotencyKey === undefined ? issue() : this.idempotency.run(device.deviceId, idempotencyKey, body, issue, deadlineAt, replay));
     if (answeredByDeadline(req)) {
       // The device got a 503, not this session: the trail must say so next to its session.issued.
       await this.issuer.withheld(device, session, auditOrigin(req)).catch(() => undefined);
@@ -71,7 +69,11 @@ export class SessionsController {
   @HttpCode(204)
   @UseGuards(DeviceAuthGuard, DeviceRateLimitGuard)
   @ApiOperation({ summary: 'Close an open-until-closed session (wallet) issued to the calling device; closing twice is not an error' })
-  @ApiParam({ name: 'sessionId', description: 'The sessionId POST /v1/sessions returned (never logged)', schema: { type: 'string', minLength: 1, maxLength: 4096 } })
+  @ApiParam({
+    name: 'sessionId',
+    description: 'The sessionId POST /v1/sessions returned (never logged)',
+    schema: { type: 'string', minLength: 1, maxLength: 4096 },
+  })
   @ApiNoContentResponse({ description: 'Closed (or already closed)' })
   @ApiProblems(400, 401, 403, 404, 409, 429, 502, 503, 504)
   async close(@CurrentDevice() device: DevicePrincipal, @Param('sessionId') sessionId: string, @Req() req: FastifyRequest): Promise<void> {

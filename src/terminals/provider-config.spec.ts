@@ -15,7 +15,9 @@ const referencing = {
     accounts: z.array(z.strictObject({ tokenRef: secretReference(z.string()) })).optional(),
   }),
 } as unknown as AnyProviderDefinition;
-const registry = new GatewayRegistry([...PROVIDERS, referencing].map((spec) => ({ spec, gateway: { name: spec.name, createSession: () => Promise.reject(new Error('unused')) } })));
+const registry = new GatewayRegistry(
+  [...PROVIDERS, referencing].map((spec) => ({ spec, gateway: { name: spec.name, createSession: () => Promise.reject(new Error('unused')) } })),
+);
 
 function refused(provider: string, config: unknown): Array<{ path: string; message: string }> {
   try {

@@ -42,7 +42,9 @@ export const PROVIDER_DEFINITIONS: ProviderSchemas = {
 export function checkProviderConfig(gateways: ProviderSchemas, provider: string, config: unknown): Record<string, unknown> {
   const registered = gateways.get(provider);
   if (!registered) {
-    throw new ValidationError(`Unknown gateway provider "${provider}" (known: ${gateways.names.join(', ')}).`, [{ path: 'provider', message: 'unknown gateway provider' }]);
+    throw new ValidationError(`Unknown gateway provider "${provider}" (known: ${gateways.names.join(', ')}).`, [
+      { path: 'provider', message: 'unknown gateway provider' },
+    ]);
   }
   const schema = registered.spec.configSchema as z.ZodType;
   const secrets = secretLookingKeys(config, [], referencePaths(schema));

@@ -8,7 +8,8 @@ import { scopePolicySchema } from '../policy/scope-policy';
 import { checkProviderConfig, PROVIDER_DEFINITIONS } from './provider-config';
 import type { Terminal } from './terminal';
 
-export type TerminalInput = Omit<Terminal, 'id' | 'enabled' | 'defaultPolicy' | 'providerConfig'> & Partial<Pick<Terminal, 'enabled' | 'defaultPolicy' | 'providerConfig'>>;
+export type TerminalInput = Omit<Terminal, 'id' | 'enabled' | 'defaultPolicy' | 'providerConfig'> &
+  Partial<Pick<Terminal, 'enabled' | 'defaultPolicy' | 'providerConfig'>>;
 
 const FIND_BY_NUMBER = `SELECT id::text AS id, terminal_number AS "terminalNumber", label, provider, endpoint_url AS "endpointUrl",
     credential_ref AS "credentialRef", enabled, default_policy AS "defaultPolicy", provider_config AS "providerConfig"

@@ -184,11 +184,13 @@ export class BrokerHarness {
     terminalNumbers: string[] = [TERMINAL],
   ): Promise<TestDevice> {
     const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-    const enrolled = await this.app.get(DeviceEnrollment).enroll(
-      { name: 'test-pos', publicKey: publicKey.export({ format: 'jwk' }), terminalNumbers, policy },
-      { type: 'operator', id: 'test' },
-      { requestId: `test-${randomUUID().slice(0, 8)}` },
-    );
+    const enrolled = await this.app
+      .get(DeviceEnrollment)
+      .enroll(
+        { name: 'test-pos', publicKey: publicKey.export({ format: 'jwk' }), terminalNumbers, policy },
+        { type: 'operator', id: 'test' },
+        { requestId: `test-${randomUUID().slice(0, 8)}` },
+      );
     return {
       deviceId: enrolled.deviceId,
       keyId: enrolled.keyId,
@@ -250,7 +252,11 @@ export class BrokerHarness {
   }
 
   /** POST /v1/sessions as `device`. */
-  issue(device: TestDevice, body: unknown = { terminalNumber: TERMINAL, scope: { command: 'doDeal', validation: 'AutoComm', transactionType: 'Credit' } }, token = device.jwt()) {
+  issue(
+    device: TestDevice,
+    body: unknown = { terminalNumber: TERMINAL, scope: { command: 'doDeal', validation: 'AutoComm', transactionType: 'Credit' } },
+    token = device.jwt(),
+  ) {
     return this.post('/v1/sessions', body, { authorization: `Bearer ${token}` });
   }
 
@@ -287,7 +293,9 @@ export class BrokerHarness {
     for (const secret of [ps.payroc.apiKey, ps.embedded.gatewayApiKey, ps.embedded.merchantCentralApiKey, ps.wallet.authToken, ps.wallet.signingKey]) {
       this.secretsSeen.add(secret);
     }
-    this.payroc = createPayrocSandbox({ merchants: [{ apiKey: ps.payroc.apiKey, processingTerminalIds: [PAYROC_PROCESSING_TERMINAL_ID, '1234002'], withoutHostedFields: ['1234002'] }] });
+    this.payroc = createPayrocSandbox({
+      merchants: [{ apiKey: ps.payroc.apiKey, processingTerminalIds: [PAYROC_PROCESSING_TERMINAL_ID, '1234002'], withoutHostedFields: ['1234002'] }],
+    });
     await this.payroc.listen(0, '127.0.0.1');
     this.embedded = createEmbeddedComponentsSandbox({
       keys: [
@@ -297,7 +305,15 @@ export class BrokerHarness {
     });
     this.embeddedUrl = await this.embedded.listen(0, '127.0.0.1');
     this.wallet = createWalletSandbox({
-      parents: [{ parentSystemId: PARENT_SYSTEM_ID, signingKey: ps.wallet.signingKey, authTokens: [ps.wallet.authToken], walletIds: [...WALLET_IDS, 'blocked-1'], blockedWalletIds: ['blocked-1'] }],
+      parents: [
+        {
+          parentSystemId: PARENT_SYSTEM_ID,
+          signingKey: ps.wallet.signingKey,
+          authTokens: [ps.wallet.authToken],
+          walletIds: [...WALLET_IDS, 'blocked-1'],
+          blockedWalletIds: ['blocked-1'],
+        },
+      ],
     });
     this.walletUrl = await this.wallet.listen(0, '127.0.0.1');
   }
@@ -308,7 +324,14 @@ export class BrokerHarness {
   private async seedProviderTerminals(): Promise<void> {
     const terminals = this.app.get(TerminalRepository);
     const seed = async (terminalNumber: string, provider: string, endpointUrl: string, providerConfig: object) => {
-      await terminals.upsert({ terminalNumber, label: `T ${terminalNumber}`, provider, endpointUrl, credentialRef: `${provider}/${terminalNumber}`, providerConfig });
+      await terminals.upsert({
+        terminalNumber,
+        label: `T ${terminalNumber}`,
+        provider,
+        endpointUrl,
+        credentialRef: `${provider}/${terminalNumber}`,
+        providerConfig,
+      });
     };
     await seed(PAYROC_TERMINAL, 'payroc', this.payroc.apiUrl, { processingTerminalId: PAYROC_PROCESSING_TERMINAL_ID, identityUrl: this.payroc.identityUrl });
     await seed(EMBEDDED_TERMINAL, 'embedded-components', this.embeddedUrl, { apis: ['gateway', 'merchant-central'] });

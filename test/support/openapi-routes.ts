@@ -21,7 +21,10 @@ export function fastifyRoutes(fastify: FastifyInstance): RouteRef[] {
     const depth = m[1].length / 4;
     stack.length = depth;
     stack.push(m[2]);
-    for (const method of (m[3] ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
+    for (const method of (m[3] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean)) {
       if (method === 'HEAD' || method === 'OPTIONS') continue;
       routes.push({ method: method.toLowerCase(), path: stack.join('').replace(/:([A-Za-z0-9_]+)/g, '{$1}') });
     }

@@ -2,14 +2,7 @@ import { createServer as createHttpServer, type IncomingMessage, type Server, ty
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import {
-  DEFAULT_POLICY_PATHS,
-  KvStore,
-  TokenStore,
-  newRequestId,
-  pathMatches,
-  type TokenRecord,
-} from './vault-double-state';
+import { DEFAULT_POLICY_PATHS, KvStore, TokenStore, newRequestId, pathMatches, type TokenRecord } from './vault-double-state';
 
 /**
  * An in-process stand-in for HashiCorp Vault's HTTP API, following its documented request and
@@ -122,7 +115,10 @@ const BODY_LIMIT = 1_048_576;
 type Reply = { status: number; body?: unknown; headers?: Record<string, string> };
 
 class HttpError extends Error {
-  constructor(readonly status: number, readonly errors: string[]) {
+  constructor(
+    readonly status: number,
+    readonly errors: string[],
+  ) {
     super(errors.join('; '));
   }
 }

@@ -2,8 +2,25 @@ import type { EventRow } from '../event-row';
 import { exportStream, readAhead } from './audit-export';
 
 function row(id: number): EventRow {
-  return [String(id), '2026-11-23T12:00:00.000Z', 'session.issued', 'issued', null, 'device', 'd', '0882819014',
-    '{"command": "doDeal"}', `r${id}`, null, '=cmd', '000', null, '5', null, null];
+  return [
+    String(id),
+    '2026-11-23T12:00:00.000Z',
+    'session.issued',
+    'issued',
+    null,
+    'device',
+    'd',
+    '0882819014',
+    '{"command": "doDeal"}',
+    `r${id}`,
+    null,
+    '=cmd',
+    '000',
+    null,
+    '5',
+    null,
+    null,
+  ];
 }
 
 /** A source of `batches` batches of 1,000 rows that counts how many were pulled. */
@@ -43,7 +60,9 @@ describe('audit export stream', () => {
     const lines = csv.trimEnd().split('\n');
     expect(lines).toHaveLength(1 + 3_000);
     // Every text cell quoted (";" locales), ids and latencies as numbers.
-    expect(lines[1]).toBe(`0,"2026-11-23T12:00:00.000Z","session.issued","issued",,"device","d","0882819014","{""command"": ""doDeal""}","r0",,"'=cmd","000",,5,,`);
+    expect(lines[1]).toBe(
+      `0,"2026-11-23T12:00:00.000Z","session.issued","issued",,"device","d","0882819014","{""command"": ""doDeal""}","r0",,"'=cmd","000",,5,,`,
+    );
     const ndjson = (await text(exportStream(counted(2).source, 'ndjson'))).trimEnd().split('\n');
     expect(ndjson).toHaveLength(2_000);
     expect(JSON.parse(ndjson[1999])).toMatchObject({ id: '1999', userAgent: '=cmd', scope: { command: 'doDeal' }, latencyMs: 5 });

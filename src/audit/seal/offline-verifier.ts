@@ -3,15 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { tupleOfView } from '../event-row';
-import {
-  type ChainLink,
-  checkSealEvents,
-  checkSealLink,
-  checkSealSignature,
-  type HashedEvent,
-  type SealRecord,
-  type VerifyProblem,
-} from './seal-check';
+import { type ChainLink, checkSealEvents, checkSealLink, checkSealSignature, type HashedEvent, type SealRecord, type VerifyProblem } from './seal-check';
 import { GENESIS_HASH, HMAC_SEAL_VERSION, eventHash } from './seal-format';
 import { type SealVerificationKey, verificationKeyFromJwk } from './seal-keys';
 
@@ -78,7 +70,9 @@ function verifyExport(events: HashedEvent[], seals: SealRecord[], keys: Map<stri
   const first = seals[0];
   // From genesis, or from wherever the export starts (retention, or a range): its link back is taken as given.
   let prev: ChainLink =
-    first.seq === '1' ? { hash: GENESIS_HASH, lastEventId: 0n, signedBefore: false } : { hash: first.prevHash, lastEventId: BigInt(first.firstEventId) - 1n, signedBefore: false };
+    first.seq === '1'
+      ? { hash: GENESIS_HASH, lastEventId: 0n, signedBefore: false }
+      : { hash: first.prevHash, lastEventId: BigInt(first.firstEventId) - 1n, signedBefore: false };
   let expectedSeq = BigInt(first.seq);
   const before = countWhile(events, (ev) => ev.id <= prev.lastEventId);
   let e = before;
@@ -88,7 +82,11 @@ function verifyExport(events: HashedEvent[], seals: SealRecord[], keys: Map<stri
 
   for (const seal of seals) {
     if (BigInt(seal.seq) !== expectedSeq) {
-      return fail({ kind: 'missing-seal', sealSeq: String(expectedSeq), detail: `Seal ${expectedSeq} is missing from the chain (the next one is ${seal.seq}).` });
+      return fail({
+        kind: 'missing-seal',
+        sealSeq: String(expectedSeq),
+        detail: `Seal ${expectedSeq} is missing from the chain (the next one is ${seal.seq}).`,
+      });
     }
     const linkProblem = checkSealLink(seal, prev);
     if (linkProblem) return fail(linkProblem);
@@ -122,7 +120,10 @@ function verifyExport(events: HashedEvent[], seals: SealRecord[], keys: Map<stri
   const last = seals[seals.length - 1];
   const legacy = hmacSeals > 0 ? `, ${hmacSeals} HMAC seals of version 1 covered by the signed seals after them` : '';
   const start = first.seq === '1' ? 'from genesis' : `from seal ${first.seq} (its link to seal ${BigInt(first.seq) - 1n} is not in the export)`;
-  const outside = [before > 0 ? `${before} events before seal ${first.seq} not checked` : '', after > 0 ? `${after} events after seal ${last.seq} not sealed yet` : '']
+  const outside = [
+    before > 0 ? `${before} events before seal ${first.seq} not checked` : '',
+    after > 0 ? `${after} events after seal ${last.seq} not sealed yet` : '',
+  ]
     .filter((s) => s !== '')
     .join(', ');
   return {

@@ -3,8 +3,23 @@ import { LOCATOR_BYTES, SealedEvents, expectedIds, rowHash, sealHash, type SealH
 
 function event(id: number, at = '2026-11-23T12:00:00.000Z', overrides: Record<number, string | null> = {}): EventRow {
   const row: EventRow = [
-    String(id), at, 'session.issued', 'issued', null, 'device', 'dev-1', '0882819014',
-    '{"command": "doDeal"}', `req-${id}`, '10.0.0.1', 'pos/1', '000', 'tran', '12', 'f'.repeat(64), null,
+    String(id),
+    at,
+    'session.issued',
+    'issued',
+    null,
+    'device',
+    'dev-1',
+    '0882819014',
+    '{"command": "doDeal"}',
+    `req-${id}`,
+    '10.0.0.1',
+    'pos/1',
+    '000',
+    'tran',
+    '12',
+    'f'.repeat(64),
+    null,
   ];
   for (const [i, v] of Object.entries(overrides)) row[Number(i)] = v;
   return row;
@@ -25,7 +40,11 @@ describe('event rows', () => {
     expect(line.endsWith('}\n')).toBe(true);
     expect(JSON.parse(line)).toEqual(toView(row));
     // Byte for byte what JSON.stringify writes, apart from the JSON columns Postgres printed.
-    expect(line).toBe(JSON.stringify({ ...toView(row), scope: 0, details: 1 }).replace('"scope":0', `"scope":${row[8]}`).replace('"details":1', `"details":${row[16]}`) + '\n');
+    expect(line).toBe(
+      JSON.stringify({ ...toView(row), scope: 0, details: 1 })
+        .replace('"scope":0', `"scope":${row[8]}`)
+        .replace('"details":1', `"details":${row[16]}`) + '\n',
+    );
     expect(toView(row)).toMatchObject({ id: '7', latencyMs: 12, scope: { command: 'doDeal' }, details: { list: [1, 'x'] } });
   });
 });
@@ -49,7 +68,10 @@ describe('seal format', () => {
     const rows = [event(7, '2026-11-23T12:00:02.000Z'), event(8, '2026-11-23T12:00:01.000Z'), event(12, '2026-11-23T12:00:03.000Z')];
     for (const e of rows) sealed.add(e);
     const parts = sealed.finish();
-    expect(parts.gaps).toEqual([['5', '6'], ['9', '11']]);
+    expect(parts.gaps).toEqual([
+      ['5', '6'],
+      ['9', '11'],
+    ]);
     expect(sealed.count).toBe(3);
     expect(sealed.lastEventId).toBe(12n);
     expect(parts.minOccurredAt).toBe('2026-11-23T12:00:01.000Z');
@@ -73,8 +95,17 @@ describe('seal format', () => {
 
   it('changes the seal hash with any header field', () => {
     const header: SealHeader = {
-      version: 1, seq: '1', firstEventId: '1', lastEventId: '3', eventCount: 3, gaps: [], minOccurredAt: 'a',
-      maxOccurredAt: 'b', eventsDigest: 'c'.repeat(64), prevHash: '0'.repeat(64), sealedAt: 'd',
+      version: 1,
+      seq: '1',
+      firstEventId: '1',
+      lastEventId: '3',
+      eventCount: 3,
+      gaps: [],
+      minOccurredAt: 'a',
+      maxOccurredAt: 'b',
+      eventsDigest: 'c'.repeat(64),
+      prevHash: '0'.repeat(64),
+      sealedAt: 'd',
     };
     const base = sealHash(header);
     expect(sealHash({ ...header })).toBe(base);

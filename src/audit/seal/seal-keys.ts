@@ -109,7 +109,9 @@ function bareJwk(jwk: Record<string, unknown>): Record<string, string> {
 
 /** RFC 7638 JWK thumbprint (SHA-256, base64url): the key id every seal names. */
 export function jwkThumbprint(jwk: Record<string, unknown>): string {
-  return createHash('sha256').update(canonicalJson(bareJwk(jwk)), 'utf8').digest('base64url');
+  return createHash('sha256')
+    .update(canonicalJson(bareJwk(jwk)), 'utf8')
+    .digest('base64url');
 }
 
 /** A published key, checked: its kid must be its thumbprint, its alg must fit its curve. */
@@ -144,9 +146,7 @@ export function verificationKeyFromJwk(jwk: Record<string, unknown>): SealVerifi
 export function verifySealSignature(key: SealVerificationKey, sealHashHex: string, signature: Buffer): boolean {
   const data = Buffer.from(sealHashHex, 'ascii');
   try {
-    return key.alg === 'EdDSA'
-      ? verify(null, data, key.key, signature)
-      : verify('sha256', data, { key: key.key, dsaEncoding: 'ieee-p1363' }, signature);
+    return key.alg === 'EdDSA' ? verify(null, data, key.key, signature) : verify('sha256', data, { key: key.key, dsaEncoding: 'ieee-p1363' }, signature);
   } catch {
     return false;
   }

@@ -40,18 +40,20 @@ export class EmbeddedComponentsProvider implements GatewayProvider<EmbeddedScope
     });
     if (res.status !== 200 && res.status !== 201) {
       const kind =
-        res.status === 401 ? REJECTIONS.merchantAuth
-        : res.status === 403 ? REJECTIONS.terminalNotEnabled
-        : res.status === 429 ? REJECTIONS.rateLimited
-        : REJECTIONS.general;
+        res.status === 401
+          ? REJECTIONS.merchantAuth
+          : res.status === 403
+            ? REJECTIONS.terminalNotEnabled
+            : res.status === 429
+              ? REJECTIONS.rateLimited
+              : REJECTIONS.general;
       // The Reporting API's own type/message stay out of the answer.
       throw gatewayRejected(kind, String(res.status), `The Reporting API refused the session request (HTTP ${res.status}).`);
     }
     const parsed = componentSessionSchema.safeParse(jsonObject(res.text));
     if (!parsed.success) throw new GatewayProtocolError('The Reporting API answered without a valid session token.');
     const s = parsed.data;
-    const expiresIn =
-      s.expires_in ?? (s.expires_at !== undefined ? Math.floor((Date.parse(s.expires_at) - this.now()) / 1000) : DEFAULT_SESSION_SECONDS);
+    const expiresIn = s.expires_in ?? (s.expires_at !== undefined ? Math.floor((Date.parse(s.expires_at) - this.now()) / 1000) : DEFAULT_SESSION_SECONDS);
     if (expiresIn <= 0) throw new GatewayProtocolError('The Reporting API answered with an expired session token.');
     // The component authenticates every data request with the same token until it expires.
     return { sessionId: s.session_token, expiresIn, reusable: true, gatewayReference: undefined, resultCode: String(res.status) };

@@ -53,7 +53,10 @@ export const API_KEY_FIELD: Record<ReportingApi, string> = {
 export const componentSessionSchema = z.object({
   session_token: z.string().min(1).max(4_096),
   expires_in: z.number().int().positive().max(86_400).optional(),
-  expires_at: z.string().refine((s) => !Number.isNaN(Date.parse(s))).optional(),
+  expires_at: z
+    .string()
+    .refine((s) => !Number.isNaN(Date.parse(s)))
+    .optional(),
 });
 
 /** "Session tokens automatically expire after a predefined duration (15 minutes by default)." */

@@ -2,13 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { inspect } from 'node:util';
 import { request } from 'undici';
-import {
-  GatewayError,
-  GatewayProtocolError,
-  GatewayRejectedError,
-  GatewayTimeoutError,
-  GatewayUnavailableError,
-} from '../../common/errors';
+import { GatewayError, GatewayProtocolError, GatewayRejectedError, GatewayTimeoutError, GatewayUnavailableError } from '../../common/errors';
 import type { CreateSessionInput } from '../gateway-provider';
 import { createHypSandbox, type HypSandbox, type HypSandboxOptions } from '../../sandbox/hyp/hyp-sandbox';
 import { HypGatewayClient } from '../../../test/support/hyp-gateway-client';
@@ -183,15 +177,26 @@ describe('HypGatewayProvider', () => {
     ['no getSessionId element', '<result>000</result>'],
     ['a non-numeric lifetime', '<result>000</result><getSessionId><sessionId>abc</sessionId><sessionExpiration>10m</sessionExpiration></getSessionId>'],
     ['a missing lifetime', '<result>000</result><getSessionId><sessionId>abc</sessionId></getSessionId>'],
-    ['another command', '<command>doDeal</command><result>000</result><getSessionId><sessionId>abc</sessionId><sessionExpiration>600</sessionExpiration></getSessionId>'],
+    [
+      'another command',
+      '<command>doDeal</command><result>000</result><getSessionId><sessionId>abc</sessionId><sessionExpiration>600</sessionExpiration></getSessionId>',
+    ],
   ])('refuses a success answer with %s', async (_n, inner) => {
     const url = await startFixed(`<ashrait><response>${inner}</response></ashrait>`);
     expect(await rejection(provider.createSession(input(url)))).toBeInstanceOf(GatewayProtocolError);
   });
 
   it('accepts a minimal success answer without a tranId', async () => {
-    const url = await startFixed('<ashrait><response><result>000</result><getSessionId><sessionId>s-1</sessionId><sessionExpiration>30</sessionExpiration><sessionReUse>0</sessionReUse></getSessionId></response></ashrait>');
-    await expect(provider.createSession(input(url))).resolves.toEqual({ sessionId: 's-1', expiresIn: 30, reusable: false, gatewayReference: undefined, resultCode: '000' });
+    const url = await startFixed(
+      '<ashrait><response><result>000</result><getSessionId><sessionId>s-1</sessionId><sessionExpiration>30</sessionExpiration><sessionReUse>0</sessionReUse></getSessionId></response></ashrait>',
+    );
+    await expect(provider.createSession(input(url))).resolves.toEqual({
+      sessionId: 's-1',
+      expiresIn: 30,
+      reusable: false,
+      gatewayReference: undefined,
+      resultCode: '000',
+    });
   });
 
   it('refuses programming errors before calling out', async () => {

@@ -29,12 +29,7 @@ export class HypGatewayProvider implements GatewayProvider {
       requestId: input.requestId,
       scope: input.scope,
     });
-    const body = await postHypForm(
-      this.http,
-      input.terminal.endpointUrl,
-      { user: username, password, int_in: xml },
-      input.signal,
-    );
+    const body = await postHypForm(this.http, input.terminal.endpointUrl, { user: username, password, int_in: xml }, input.signal);
     const response = parseHypResponse(body);
 
     // parseHypResponse guarantees a three-digit result.

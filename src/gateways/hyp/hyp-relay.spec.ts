@@ -6,12 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
-import {
-  GatewayError,
-  GatewayProtocolError,
-  GatewayTimeoutError,
-  GatewayUnavailableError,
-} from '../../common/errors';
+import { GatewayError, GatewayProtocolError, GatewayTimeoutError, GatewayUnavailableError } from '../../common/errors';
 import { HypGatewayClient, type HypGatewayClientOptions } from '../../../test/support/hyp-gateway-client';
 
 const PASSWORD = 'Pw-7f3a9c!&=%secret';
@@ -207,11 +202,29 @@ describe('postHypForm over the gateway HTTP client', () => {
     beforeAll(() => {
       try {
         dir = mkdtempSync(join(tmpdir(), 'hyp-tls-'));
-        execFileSync('openssl', [
-          'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1',
-          '-subj', '/CN=127.0.0.1', '-addext', 'subjectAltName=IP:127.0.0.1',
-          '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-        ], { stdio: 'ignore' });
+        execFileSync(
+          'openssl',
+          [
+            'req',
+            '-x509',
+            '-newkey',
+            'ec',
+            '-pkeyopt',
+            'ec_paramgen_curve:prime256v1',
+            '-nodes',
+            '-days',
+            '1',
+            '-subj',
+            '/CN=127.0.0.1',
+            '-addext',
+            'subjectAltName=IP:127.0.0.1',
+            '-keyout',
+            join(dir, 'key.pem'),
+            '-out',
+            join(dir, 'cert.pem'),
+          ],
+          { stdio: 'ignore' },
+        );
         tls = { key: readFileSync(join(dir, 'key.pem'), 'utf8'), cert: readFileSync(join(dir, 'cert.pem'), 'utf8') };
       } catch (err) {
         throw new Error(`the TLS tests need the openssl command to make a test certificate: ${(err as Error).message}`, { cause: err });

@@ -14,11 +14,26 @@ type Kind = Omit<HypResultMapping, 'detail'> & { readonly meaning: string };
 const GENERAL: Kind = { status: 502, code: 'gateway-error', title: 'Gateway error', transient: false, meaning: 'gateway general error' };
 
 const KNOWN: ReadonlyMap<string, Kind> = new Map<string, Kind>([
-  ['405', { status: 502, code: 'gateway-merchant-auth-failed', title: 'Merchant authentication failed', transient: false, meaning: 'merchant authentication failed' }],
-  ['455', { status: 502, code: 'gateway-terminal-not-enabled', title: 'Terminal not enabled for sessions', transient: false, meaning: 'terminal not enabled for sessions' }],
+  [
+    '405',
+    { status: 502, code: 'gateway-merchant-auth-failed', title: 'Merchant authentication failed', transient: false, meaning: 'merchant authentication failed' },
+  ],
+  [
+    '455',
+    {
+      status: 502,
+      code: 'gateway-terminal-not-enabled',
+      title: 'Terminal not enabled for sessions',
+      transient: false,
+      meaning: 'terminal not enabled for sessions',
+    },
+  ],
   ['456', { status: 502, code: 'gateway-session-timeout', title: 'Gateway session timeout', transient: false, meaning: 'merchant session timeout' }],
   // The only code Hyp documents as "retry": nothing was issued, so asking again is safe.
-  ['457', { status: 503, code: 'gateway-session-generation-failed', title: 'Session generation failed', transient: true, meaning: 'session ID generation failed' }],
+  [
+    '457',
+    { status: 503, code: 'gateway-session-generation-failed', title: 'Session generation failed', transient: true, meaning: 'session ID generation failed' },
+  ],
   ['303', GENERAL],
   ['308', GENERAL],
   ['354', GENERAL],

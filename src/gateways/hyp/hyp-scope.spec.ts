@@ -2,7 +2,16 @@ import { HYP_SCOPE_COMMANDS, HYP_TRANSACTION_TYPES, HYP_VALIDATIONS, canonicaliz
 
 describe('Hyp scope values', () => {
   it('lists exactly the documented values', () => {
-    expect(HYP_SCOPE_COMMANDS).toEqual(['doDeal', 'addCgInvoice', 'cancelDeal', 'inquireInvoice', 'refundCgInvoice', 'refundDeal', 'transmitInquire', 'transmitTerminal']);
+    expect(HYP_SCOPE_COMMANDS).toEqual([
+      'doDeal',
+      'addCgInvoice',
+      'cancelDeal',
+      'inquireInvoice',
+      'refundCgInvoice',
+      'refundDeal',
+      'transmitInquire',
+      'transmitTerminal',
+    ]);
     expect(HYP_VALIDATIONS).toEqual(['AutoComm', 'Verify', 'Normal', 'Token', 'TxnSetup', 'AutoCommHold', 'AutoCommRelease']);
     expect(HYP_TRANSACTION_TYPES).toEqual(['Debit', 'Credit', 'Forced', 'CashBack', 'Cash', 'RecurringDebit', 'BalanceEnquiry', 'Load', 'Discharge']);
   });

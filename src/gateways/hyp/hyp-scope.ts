@@ -14,27 +14,9 @@ export const HYP_SCOPE_COMMANDS = [
   'transmitTerminal',
 ] as const;
 
-export const HYP_VALIDATIONS = [
-  'AutoComm',
-  'Verify',
-  'Normal',
-  'Token',
-  'TxnSetup',
-  'AutoCommHold',
-  'AutoCommRelease',
-] as const;
+export const HYP_VALIDATIONS = ['AutoComm', 'Verify', 'Normal', 'Token', 'TxnSetup', 'AutoCommHold', 'AutoCommRelease'] as const;
 
-export const HYP_TRANSACTION_TYPES = [
-  'Debit',
-  'Credit',
-  'Forced',
-  'CashBack',
-  'Cash',
-  'RecurringDebit',
-  'BalanceEnquiry',
-  'Load',
-  'Discharge',
-] as const;
+export const HYP_TRANSACTION_TYPES = ['Debit', 'Credit', 'Forced', 'CashBack', 'Cash', 'RecurringDebit', 'BalanceEnquiry', 'Load', 'Discharge'] as const;
 
 export type HypScopeCommand = (typeof HYP_SCOPE_COMMANDS)[number];
 export type HypValidation = (typeof HYP_VALIDATIONS)[number];

@@ -21,8 +21,6 @@ const SEED_REQUEST = `<ashrait>
     </request>
 </ashrait>`;
 
-
-
 const compact = (xml: string) => xml.replace(/>\s+</g, '><').trim();
 
 const response = (inner: string) => `<ashrait><response>${inner}</response></ashrait>`;
@@ -85,7 +83,14 @@ describe('buildGetSessionIdRequest', () => {
 describe('buildDoDealRequest', () => {
   it('builds a minimal doDeal in Ashrait order with defaults', () => {
     expect(
-      buildDoDealRequest({ terminalNumber: '0882819014', cardNo: '4580000000000000', cardExpiration: '1230', total: 100, transactionType: 'Credit', validation: 'AutoComm' }),
+      buildDoDealRequest({
+        terminalNumber: '0882819014',
+        cardNo: '4580000000000000',
+        cardExpiration: '1230',
+        total: 100,
+        transactionType: 'Credit',
+        validation: 'AutoComm',
+      }),
     ).toBe(
       '<ashrait><request><version>2000</version><language>Eng</language><command>doDeal</command><doDeal>' +
         '<terminalNumber>0882819014</terminalNumber><cardNo>4580000000000000</cardNo><cardExpiration>1230</cardExpiration>' +
@@ -147,13 +152,17 @@ describe('parseHypResponse', () => {
   });
 
   it('decodes predefined entities and character references but nothing else', () => {
-    const parsed = parseHypResponse(response('<result>000</result><message>a &amp; b &#x5D0; &#1488; &lt;x&gt;</message><additionalInfo>&foo;</additionalInfo>'));
+    const parsed = parseHypResponse(
+      response('<result>000</result><message>a &amp; b &#x5D0; &#1488; &lt;x&gt;</message><additionalInfo>&foo;</additionalInfo>'),
+    );
     expect(parsed.message).toBe('a & b א א <x>');
     expect(parsed.additionalInfo).toBe('&foo;');
   });
 
   it('returns doDeal leaf fields', () => {
-    const parsed = parseHypResponse(response('<command>doDeal</command><result>000</result><doDeal><status>000</status><total>100</total><x><y>1</y></x></doDeal>'));
+    const parsed = parseHypResponse(
+      response('<command>doDeal</command><result>000</result><doDeal><status>000</status><total>100</total><x><y>1</y></x></doDeal>'),
+    );
     expect(parsed.doDeal).toEqual({ status: '000', total: '100' });
     expect(parseHypResponse(SEED_SUCCESS).doDeal).toBeUndefined();
   });
@@ -209,10 +218,13 @@ describe('parseHypResponse', () => {
 
 describe('parseHypRequest', () => {
   it('returns the request element of a built request', () => {
-    const request = parseHypRequest(
-      buildGetSessionIdRequest({ terminalNumber: '0882819014', requestId: '', scope: { command: 'doDeal' } }),
-    );
-    expect(request).toMatchObject({ version: '2000', command: 'getSessionId', requestId: '', getSessionId: { terminalNumber: '0882819014', scope: { scopeCmd: 'doDeal' } } });
+    const request = parseHypRequest(buildGetSessionIdRequest({ terminalNumber: '0882819014', requestId: '', scope: { command: 'doDeal' } }));
+    expect(request).toMatchObject({
+      version: '2000',
+      command: 'getSessionId',
+      requestId: '',
+      getSessionId: { terminalNumber: '0882819014', scope: { scopeCmd: 'doDeal' } },
+    });
   });
 
   it('applies the same refusals', () => {

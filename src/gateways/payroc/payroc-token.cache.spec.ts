@@ -50,11 +50,15 @@ describe('PayrocTokenCache', () => {
 
   it('shares a failure with every waiter, caches nothing, and tries again on the next call', async () => {
     let calls = 0;
-    const cache = new PayrocTokenCache(0, async () => {
-      calls++;
-      if (calls === 1) throw new GatewayUnavailableError('down', true);
-      return { token: 'ok', expiresIn: 60 };
-    }, now);
+    const cache = new PayrocTokenCache(
+      0,
+      async () => {
+        calls++;
+        if (calls === 1) throw new GatewayUnavailableError('down', true);
+        return { token: 'ok', expiresIn: 60 };
+      },
+      now,
+    );
     const results = await Promise.allSettled([cache.get(URL, 'k', signal()), cache.get(URL, 'k', signal())]);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
     expect(await cache.get(URL, 'k', signal())).toBe('ok');

@@ -26,11 +26,7 @@ const MAX_TOKENS = 10_000;
 export class PayrocTokenCache {
   private readonly tokens: LRUCache<string, string, TokenRequest>;
 
-  constructor(
-    marginMs: number,
-    fetchToken: (identityUrl: string, apiKey: string) => Promise<BearerToken>,
-    now: () => number = Date.now,
-  ) {
+  constructor(marginMs: number, fetchToken: (identityUrl: string, apiKey: string) => Promise<BearerToken>, now: () => number = Date.now) {
     this.tokens = new LRUCache<string, string, TokenRequest>({
       max: MAX_TOKENS,
       perf: { now },

@@ -1,13 +1,6 @@
 import type { ProviderDefinition } from '../gateway-provider';
 import { PayrocGatewayProvider } from './payroc-gateway.provider';
-import {
-  payrocConfigSchema,
-  payrocPolicySchema,
-  payrocScopeSchema,
-  type PayrocConfig,
-  type PayrocPolicy,
-  type PayrocScope,
-} from './payroc.schemas';
+import { payrocConfigSchema, payrocPolicySchema, payrocScopeSchema, type PayrocConfig, type PayrocPolicy, type PayrocScope } from './payroc.schemas';
 
 export const payrocProvider: ProviderDefinition<PayrocScope, PayrocConfig, PayrocPolicy> = {
   name: 'payroc',

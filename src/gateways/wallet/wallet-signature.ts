@@ -5,5 +5,8 @@ import { createHash } from 'node:crypto';
  * (docs.gpas.live, "Sessions": walletId=2sdflsd + Ax34deSfgdB → 8F0F3379F1C6CC24DF5A4DC2A937061102487C46).
  */
 export function walletSignature(queryString: string, secretKey: string): string {
-  return createHash('sha1').update(queryString + secretKey, 'utf8').digest('hex').toUpperCase();
+  return createHash('sha1')
+    .update(queryString + secretKey, 'utf8')
+    .digest('hex')
+    .toUpperCase();
 }

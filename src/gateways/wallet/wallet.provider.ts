@@ -88,10 +88,13 @@ function signedUrl(endpointUrl: string, path: string, query: Record<string, stri
 function walletError(res: GatewayHttpResponse, what: string): GatewayRejectedError {
   const code = walletErrorSchema.safeParse(jsonObject(res.text)).data?.code;
   const kind =
-    res.status === 401 || code === WALLET_ERRORS.SIGNATURE_FAILED ? REJECTIONS.merchantAuth
-    : res.status === 403 ? REJECTIONS.terminalNotEnabled
-    : res.status === 429 ? REJECTIONS.rateLimited
-    : REJECTIONS.general;
+    res.status === 401 || code === WALLET_ERRORS.SIGNATURE_FAILED
+      ? REJECTIONS.merchantAuth
+      : res.status === 403
+        ? REJECTIONS.terminalNotEnabled
+        : res.status === 429
+          ? REJECTIONS.rateLimited
+          : REJECTIONS.general;
   const meaning = code === undefined ? undefined : (MEANING.get(code) ?? 'operator-specific error');
   const shown = code === undefined ? `HTTP ${res.status}` : `HTTP ${res.status}, code ${code}: ${meaning}`;
   return gatewayRejected(kind, code === undefined ? String(res.status) : String(code), `The wallet ${what} (${shown}).`);

@@ -65,7 +65,7 @@ function render(env: Envelope, body: Record<string, unknown>): string {
     language: 'Eng',
     ...body,
   };
-  return DECLARATION + (builder.build({ ashrait: { response } }));
+  return DECLARATION + builder.build({ ashrait: { response } });
 }
 
 /** Success and failure alike carry the getSessionId element; failures leave its fields empty. */
@@ -114,5 +114,4 @@ export function truncatedResponse(env: Envelope): string {
 }
 
 export const HTTP_500_PAGE =
-  '<!DOCTYPE html>\n<html><head><title>500 Internal Server Error</title></head>' +
-  '<body><h1>Internal Server Error</h1></body></html>\n';
+  '<!DOCTYPE html>\n<html><head><title>500 Internal Server Error</title></head>' + '<body><h1>Internal Server Error</h1></body></html>\n';

@@ -4,7 +4,6 @@ import { buildDoDealRequest, buildGetSessionIdRequest, parseHypResponse } from '
 import { SEED_ERROR_405, SEED_SUCCESS } from '../../../test/support/hyp-seed-fixtures';
 import { createHypSandbox, type HypSandbox, type HypSandboxOptions } from './hyp-sandbox';
 
-
 const TERMINAL = '0882819014';
 const OTHER_TERMINAL = '0882819015';
 const USER = 'merchant-user';
@@ -127,7 +126,10 @@ describe('Hyp sandbox: getSessionId', () => {
     ['a DTD', '<!DOCTYPE x><ashrait/>'],
     ['validation without scopeCmd', buildGetSessionIdRequest({ terminalNumber: TERMINAL, requestId: '', scope: { validation: 'Verify' } })],
     ['an undocumented scopeCmd', buildGetSessionIdRequest({ terminalNumber: TERMINAL, requestId: '', scope: { command: 'getSessionId' } })],
-    ['an undocumented transactionType', buildGetSessionIdRequest({ terminalNumber: TERMINAL, requestId: '', scope: { command: 'doDeal', transactionType: 'Gift' } })],
+    [
+      'an undocumented transactionType',
+      buildGetSessionIdRequest({ terminalNumber: TERMINAL, requestId: '', scope: { command: 'doDeal', transactionType: 'Gift' } }),
+    ],
   ])('answers 303 for %s', async (_name, intIn) => {
     await start();
     const res = await post({ ...CREDS, int_in: intIn });
@@ -137,7 +139,14 @@ describe('Hyp sandbox: getSessionId', () => {
   it('forceResult replaces the result, in the documented error shape', async () => {
     await start({ faults: { forceResult: '457' } });
     const res = await issue();
-    expect(res.parsed).toMatchObject({ command: 'getSessionId', result: '457', message: 'Session id generation failed', sessionId: undefined, sessionExpiration: undefined, sessionReUse: undefined });
+    expect(res.parsed).toMatchObject({
+      command: 'getSessionId',
+      result: '457',
+      message: 'Session id generation failed',
+      sessionId: undefined,
+      sessionExpiration: undefined,
+      sessionReUse: undefined,
+    });
     expect(res.body).toMatch(/<getSessionId>\s*<sessionId\/>\s*<sessionExpiration\/>\s*<sessionReUse\/>\s*<\/getSessionId>/);
   });
 });

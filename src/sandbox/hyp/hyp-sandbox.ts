@@ -4,15 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify from 'fastify';
 import { HYP_SCOPE_COMMANDS, HYP_TRANSACTION_TYPES, HYP_VALIDATIONS, canonicalize } from '../../gateways/hyp/hyp-scope';
 import { parseHypRequest } from '../../gateways/hyp/hyp-xml';
-import {
-  HTTP_500_PAGE,
-  type Envelope,
-  commandResponse,
-  doDealResponse,
-  getSessionIdResponse,
-  hypDateTime,
-  truncatedResponse,
-} from './hyp-sandbox-responses';
+import { HTTP_500_PAGE, type Envelope, commandResponse, doDealResponse, getSessionIdResponse, hypDateTime, truncatedResponse } from './hyp-sandbox-responses';
 import { SandboxSessionStore, type SandboxScope, type SandboxSession } from './hyp-sandbox.state';
 
 export interface SandboxTerminal {

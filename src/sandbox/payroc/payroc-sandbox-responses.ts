@@ -4,14 +4,7 @@
  * Payroc internals the broker must never pass on.
  */
 export type PayrocErrorName =
-  | 'bad-request'
-  | 'unauthorized'
-  | 'forbidden'
-  | 'not-found'
-  | 'capabilities-missing'
-  | 'conflict'
-  | 'too-many-requests'
-  | 'api-error';
+  'bad-request' | 'unauthorized' | 'forbidden' | 'not-found' | 'capabilities-missing' | 'conflict' | 'too-many-requests' | 'api-error';
 
 const TYPE = 'https://docs.payroc.com/api/errors#';
 

@@ -108,8 +108,10 @@ export function createPayrocSandbox(options: PayrocSandboxOptions): PayrocSandbo
     const body = request.body as Record<string, unknown> | undefined;
     const invalid: Array<Record<string, string>> = [];
     if (typeof key !== 'string' || !UUID_V4.test(key)) invalid.push({ parameter: 'Idempotency-Key', detail: 'invalid uuid', message: 'Expected a UUID v4' });
-    if (typeof body?.libVersion !== 'string' || body.libVersion === '') invalid.push({ parameter: 'libVersion', detail: 'required', message: 'libVersion is required' });
-    if (typeof body?.scenario !== 'string' || !SCENARIOS.has(body.scenario)) invalid.push({ parameter: 'scenario', detail: 'invalid value', message: 'Expected payment or tokenization' });
+    if (typeof body?.libVersion !== 'string' || body.libVersion === '')
+      invalid.push({ parameter: 'libVersion', detail: 'required', message: 'libVersion is required' });
+    if (typeof body?.scenario !== 'string' || !SCENARIOS.has(body.scenario))
+      invalid.push({ parameter: 'scenario', detail: 'invalid value', message: 'Expected payment or tokenization' });
     if (invalid.length > 0) return send(problem('bad-request', invalid));
 
     if (!bearer.merchant.processingTerminalIds.includes(id)) {
@@ -118,7 +120,9 @@ export function createPayrocSandbox(options: PayrocSandboxOptions): PayrocSandbo
     if (bearer.merchant.withoutHostedFields?.includes(id)) return send(problem('capabilities-missing'));
 
     // Same key and body: the stored answer again. Same key, other body: a conflict.
-    const bodyHash = createHash('sha256').update(`${id}\n${JSON.stringify(body)}`).digest('hex');
+    const bodyHash = createHash('sha256')
+      .update(`${id}\n${JSON.stringify(body)}`)
+      .digest('hex');
     const replay = replays.get(key as string);
     if (replay) return replay.bodyHash === bodyHash ? reply.code(201).send(replay.answer) : send(problem('conflict'));
 

@@ -208,7 +208,9 @@ export class VaultTokenManager {
       this.current = renewed;
       this.failures = 0;
       if (capped) {
-        this.logger.log(`Vault token renewed up to its max TTL (${auth.leaseDurationSeconds}s left); ${this.source.canLogin ? 'logging in again before then' : 'the token source is read again when it expires'}`);
+        this.logger.log(
+          `Vault token renewed up to its max TTL (${auth.leaseDurationSeconds}s left); ${this.source.canLogin ? 'logging in again before then' : 'the token source is read again when it expires'}`,
+        );
       }
       this.schedule(renewed);
     } catch (err) {
@@ -222,7 +224,9 @@ export class VaultTokenManager {
         return;
       }
       if (remainingMs(held) <= MIN_RETRY_MS) {
-        this.logger.warn(`Vault token renewal failed (${message}) and the token is about to expire; ${this.source.canLogin ? 'logging in again' : 'reading the token again on next use'}`);
+        this.logger.warn(
+          `Vault token renewal failed (${message}) and the token is about to expire; ${this.source.canLogin ? 'logging in again' : 'reading the token again on next use'}`,
+        );
         this.current = undefined;
         if (this.source.canLogin) await this.relogin();
         return;

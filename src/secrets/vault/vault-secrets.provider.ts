@@ -208,7 +208,9 @@ export class VaultSecretsProvider extends SecretsProvider implements OnModuleIni
   private expire(ref: string): void {
     this.entries.delete(ref);
     if (this.problem) {
-      this.logger.error(`cached credentials ${ref} passed the max staleness (${this.options.maxStalenessMs} ms) while Vault cannot be read: its terminal gets 503 until Vault is back`);
+      this.logger.error(
+        `cached credentials ${ref} passed the max staleness (${this.options.maxStalenessMs} ms) while Vault cannot be read: its terminal gets 503 until Vault is back`,
+      );
     }
   }
 
