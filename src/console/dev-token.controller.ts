@@ -1,17 +1,16 @@
-import { createPublicKey, randomUUID, type KeyObject } from 'node:crypto';
+import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { Body, Controller, Header, HttpCode, Post, Req } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { FastifyRequest } from 'fastify';
-import { sign } from 'jsonwebtoken';
 import { ZodValidationPipe } from 'nestjs-zod';
 import { z } from 'zod';
 import { AuditTrail } from '../audit/audit-trail';
 import { ConflictError } from '../common/errors';
 import { AppConfig } from '../config/app-config';
-import { LOCAL_OPERATOR_ISSUER, type Config } from '../config/config.schema';
+import type { Config } from '../config/config.schema';
 import { auditOrigin } from '../http/audit-origin';
-import { ensureLocalOperatorKey } from '../operators/local-operator-key';
+import { ensureLocalOperatorKey, signLocalOperatorToken } from '../operators/local-operator-key';
 import { OPERATOR_ROLES } from '../operators/operator';
 
 const devTokenSchema = z.strictObject({
@@ -65,14 +64,7 @@ export class DevTokenController {
     }
     const ttl = c.CONSOLE_DEV_TOKEN_TTL_SECONDS;
     const subject = body.subject ?? 'console:developer';
-    const accessToken = sign({ roles: body.roles }, key, {
-      algorithm: 'ES256',
-      subject,
-      issuer: c.OPERATOR_JWT_ISSUER ?? LOCAL_OPERATOR_ISSUER,
-      audience: c.OPERATOR_JWT_AUDIENCE,
-      expiresIn: ttl,
-      jwtid: randomUUID(),
-    });
+    const accessToken = signLocalOperatorToken(c, key, { roles: body.roles, subject, ttlSeconds: ttl });
     const expiresAt = new Date(Date.now() + ttl * 1000).toISOString();
     await this.audit.record({
       action: 'console.dev-token',

@@ -51,12 +51,17 @@ export function mintLocalOperatorToken(args: string[], c: Config, user = 'unknow
   const ttl = Number(values.ttl ?? 3600);
   if (!Number.isInteger(ttl) || ttl < 60 || ttl > 86_400) throw new Error(`--ttl must be 60 to 86400 seconds\nusage: ${OPERATOR_TOKEN_USAGE}`);
   const subject = values.subject?.trim() || `local:${user}`;
-  return sign({ roles }, ensureLocalOperatorKey(c.OPERATOR_LOCAL_KEY_FILE), {
+  return signLocalOperatorToken(c, ensureLocalOperatorKey(c.OPERATOR_LOCAL_KEY_FILE), { roles, subject, ttlSeconds: ttl });
+}
+
+/** An operator token signed with the local key, as the broker in embedded mode accepts it (CLI and the console's development sign-in). */
+export function signLocalOperatorToken(c: Config, key: KeyObject, t: { roles: readonly OperatorRole[]; subject: string; ttlSeconds: number }): string {
+  return sign({ roles: t.roles }, key, {
     algorithm: 'ES256',
-    subject,
+    subject: t.subject,
     issuer: c.OPERATOR_JWT_ISSUER ?? LOCAL_OPERATOR_ISSUER,
     audience: c.OPERATOR_JWT_AUDIENCE,
-    expiresIn: ttl,
+    expiresIn: t.ttlSeconds,
     jwtid: randomUUID(),
   });
 }

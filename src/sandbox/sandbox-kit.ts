@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -64,4 +65,10 @@ export async function listenOn(app: FastifyInstance, port: number, host: string)
   await app.listen({ port, host });
   const { port: actual } = app.server.address() as AddressInfo;
   return `http://${host.includes(':') ? `[${host}]` : host}:${actual}`;
+}
+
+/** A secret compared in constant time, as the real services compare API keys and passwords (absent: no match). */
+export function sameSecret(given: string | undefined, expected: string): boolean {
+  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+  return given !== undefined && timingSafeEqual(digest(given), digest(expected));
 }

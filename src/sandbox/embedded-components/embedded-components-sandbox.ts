@@ -1,6 +1,6 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import Fastify from 'fastify';
-import { applyFaults, listenOn, truncatedJson, type SandboxFaults } from '../sandbox-kit';
+import { applyFaults, listenOn, sameSecret, type SandboxFaults, truncatedJson } from '../sandbox-kit';
 
 export type ReportingAccount = 'gateway' | 'merchant-central';
 
@@ -104,9 +104,4 @@ export function createEmbeddedComponentsSandbox(options: EmbeddedSandboxOptions)
       await app.close();
     },
   };
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
-  return timingSafeEqual(digest(given), digest(expected));
 }

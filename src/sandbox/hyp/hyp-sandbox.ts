@@ -1,9 +1,9 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify from 'fastify';
 import { HYP_SCOPE_COMMANDS, HYP_TRANSACTION_TYPES, HYP_VALIDATIONS, canonicalize } from '../../gateways/hyp/hyp-scope';
 import { parseHypRequest } from '../../gateways/hyp/hyp-xml';
+import { sameSecret } from '../sandbox-kit';
 import { HTTP_500_PAGE, type Envelope, commandResponse, doDealResponse, getSessionIdResponse, hypDateTime, truncatedResponse } from './hyp-sandbox-responses';
 import { SandboxSessionStore, type SandboxScope, type SandboxSession } from './hyp-sandbox.state';
 
@@ -198,11 +198,6 @@ function text(value: unknown): string | undefined {
 /** The docs spell it both `requestId` and `requestid`. */
 function requestIdOf(request: Xml | undefined): string {
   return text(request?.requestId) ?? text(request?.requestid) ?? '';
-}
-
-function sameSecret(given: string | undefined, expected: string): boolean {
-  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
-  return given !== undefined && timingSafeEqual(digest(given), digest(expected));
 }
 
 /** The requested scope in documented spelling; undefined when Hyp would refuse it. */

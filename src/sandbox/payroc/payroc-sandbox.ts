@@ -1,6 +1,6 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import Fastify from 'fastify';
-import { applyFaults, listenOn, truncatedJson, type SandboxFaults } from '../sandbox-kit';
+import { applyFaults, listenOn, sameSecret, truncatedJson, type SandboxFaults } from '../sandbox-kit';
 import { payrocProblem, type PayrocErrorName } from './payroc-sandbox-responses';
 
 export interface PayrocSandboxMerchant {
@@ -166,9 +166,4 @@ export function createPayrocSandbox(options: PayrocSandboxOptions): PayrocSandbo
       await app.close();
     },
   };
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
-  return timingSafeEqual(digest(given), digest(expected));
 }

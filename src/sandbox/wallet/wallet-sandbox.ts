@@ -1,7 +1,7 @@
-import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyRequest } from 'fastify';
 import { walletSignature } from '../../gateways/wallet/wallet-signature';
-import { applyFaults, listenOn, truncatedJson, type SandboxFaults } from '../sandbox-kit';
+import { applyFaults, listenOn, sameSecret, truncatedJson, type SandboxFaults } from '../sandbox-kit';
 
 export interface WalletSandboxParent {
   /** x-parent-system-id: GPAS's identifier in the operator system. */
@@ -129,9 +129,4 @@ export function createWalletSandbox(options: WalletSandboxOptions): WalletSandbo
       await app.close();
     },
   };
-}
-
-function sameSecret(given: string, expected: string): boolean {
-  const digest = (s: string) => createHash('sha256').update(s, 'utf8').digest();
-  return timingSafeEqual(digest(given), digest(expected));
 }
