@@ -6,6 +6,7 @@ import { readAuditKeyMaterial } from '../audit/audit-key';
 import { SecretsProvider } from '../secrets/secrets-provider';
 import { IdempotencyStore } from './idempotency-store';
 import { ResponseCipher } from './response-cipher';
+import { canonicalJson } from '../common/canonical-json';
 
 const POLL_MS = 50;
 
@@ -103,16 +104,4 @@ export class IdempotentIssuance implements OnModuleInit, OnModuleDestroy {
       throw new DependencyUnavailableError('Idempotency records are unavailable; retry later.', 2, { cause: err });
     }
   }
-}
-
-/** JSON with sorted keys, so the same body always hashes the same. */
-export function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
-  if (value !== null && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>)
-      .filter(([, v]) => v !== undefined)
-      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
-  }
-  return JSON.stringify(value);
 }

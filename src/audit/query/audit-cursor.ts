@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ValidationError } from '../../common/errors';
-import { canonicalJson } from '../seal/canonical-json';
+import { canonicalJson } from '../../common/canonical-json';
 import type { AuditFilters } from './audit-query.schema';
 
 /** Where a newest-first page ended: the (occurred_at, id) of its last event. */

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { canonicalJson } from './canonical-json';
+import { canonicalJson } from '../../common/canonical-json';
 import { type EventRow, type EventTuple, toTuple } from '../event-row';
 
 /**

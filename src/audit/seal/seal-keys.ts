@@ -1,5 +1,5 @@
 import { createHash, createPrivateKey, createPublicKey, hkdfSync, type KeyObject, sign, verify } from 'node:crypto';
-import { canonicalJson } from './canonical-json';
+import { canonicalJson } from '../../common/canonical-json';
 
 /**
  * The seals' asymmetric signatures, shared by the broker (signing, its own verify) and the
