@@ -7,6 +7,7 @@ import { installJsonBodyParser } from './http/json-body';
 import { installRequestLog, rememberLoggedUrl } from './http/logging';
 import { generateRequestId } from './http/request-id';
 import { setupOpenApi } from './http/swagger';
+import { installRequestContext } from './http/request-context';
 
 /** Bodies larger than this are refused with 413 before any parsing. */
 export const BODY_LIMIT_BYTES = 16 * 1024;
@@ -32,6 +33,7 @@ export async function createApp(options: AppOptions = {}): Promise<NestFastifyAp
   app.useLogger(logger);
   const fastify = app.getHttpAdapter().getInstance();
   fastify.removeContentTypeParser('text/plain');
+  installRequestContext(fastify);
   installJsonBodyParser(fastify);
   // Routed by now: the log line's URL comes from the route pattern, secrets in parameters blanked.
   fastify.addHook('onRequest', (request, _reply, done) => {

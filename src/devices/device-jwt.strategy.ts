@@ -10,6 +10,7 @@ import { DeviceDirectory } from './device-directory';
 import { DEVICE_KEY_ALGS, signatureMatches, verifyEdDsaToken } from './device-keys';
 import { DeviceLiveness } from './device-liveness';
 import { ReplayGuard } from './replay-guard';
+import { requestContext } from '../http/request-context';
 
 export const DEVICE_JWT = 'device-jwt';
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -157,11 +158,11 @@ function headerAlg(raw: string): unknown {
 
 /** Which device the (not yet verified) token names: for the audit record of a refusal. */
 export function claimedDevice(req: FastifyRequest, deviceId?: string): string | undefined {
-  const bag = req as FastifyRequest & { claimedDeviceId?: string };
-  if (deviceId !== undefined) bag.claimedDeviceId = deviceId;
-  return bag.claimedDeviceId;
+  const context = requestContext(req);
+  if (deviceId !== undefined) context.claimedDeviceId = deviceId;
+  return context.claimedDeviceId;
 }
 
 function authenticatedDevice(req: FastifyRequest, deviceId: string): void {
-  (req.raw as typeof req.raw & { deviceId?: string }).deviceId = deviceId;
+  requestContext(req).deviceId = deviceId;
 }

@@ -1,8 +1,8 @@
-import type { IncomingMessage } from 'node:http';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { PinoLogger, type Params } from 'nestjs-pino';
 import pino, { type DestinationStream } from 'pino';
 import type { Config } from '../config/config.schema';
+import { requestContext } from './request-context';
 
 /**
  * Paths pino blanks out wherever they appear in a log object. Our code never logs these on
@@ -40,8 +40,6 @@ export const REDACTED_PATHS = [
   'VAULT_APPROLE_SECRET_ID',
 ];
 
-type RawRequest = IncomingMessage & { id?: string; deviceId?: string; terminalNumber?: string; loggedUrl?: string };
-
 /** Route parameters that carry a secret (DELETE /v1/sessions/:sessionId): never logged. */
 const SECRET_PARAMS = new Set(['sessionId']);
 
@@ -66,7 +64,7 @@ export function rememberLoggedUrl(request: FastifyRequest): void {
   });
   if (!secret) return;
   const q = request.url.indexOf('?');
-  (request.raw as RawRequest).loggedUrl = q < 0 ? path : path + request.url.slice(q);
+  requestContext(request).loggedUrl = q < 0 ? path : path + request.url.slice(q);
 }
 
 /**
@@ -141,15 +139,15 @@ export function installRequestLog(fastify: FastifyInstance): void {
     // Its req/res serializers (pino-http's) expect Node's objects; this line holds plain ones.
     logger ??= (PinoLogger.root as pino.Logger | undefined)?.child({}, { serializers: { req: plain, res: plain, err: plain } });
     if (logger?.isLevelEnabled('info')) {
-      const raw = request.raw as RawRequest;
+      const context = requestContext(request);
       const status = reply.statusCode;
       const line = {
         requestId: request.id,
-        req: { method: request.method, url: raw.loggedUrl ?? redactSessionPath(request.url) },
+        req: { method: request.method, url: context.loggedUrl ?? redactSessionPath(request.url) },
         res: { statusCode: status },
         responseTime: Math.round(reply.elapsedTime),
-        deviceId: raw.deviceId,
-        terminal: raw.terminalNumber,
+        deviceId: context.deviceId,
+        terminal: context.terminalNumber,
         outcome: status < 400 ? 'ok' : status < 500 ? 'denied' : 'failed',
       };
       if (status >= 500) logger.info({ ...line, err: { type: 'Error', message: `failed with status code ${status}` } }, 'request failed');

@@ -7,6 +7,7 @@ import { AuthenticationError } from '../common/errors';
 import { AppConfig } from '../config/app-config';
 import { OPERATOR_ROLES, type OperatorPrincipal, type OperatorRole } from './operator';
 import { operatorKeyProvider } from './operator-keys';
+import { requestContext } from '../http/request-context';
 
 export const OPERATOR_JWT = 'operator-jwt';
 const MAX_SUBJECT_LENGTH = 256;
@@ -71,7 +72,7 @@ export function rolesOf(claims: Record<string, unknown>, claim: string): Readonl
 
 /** Which operator the (not yet verified) token names: for the audit record of a refusal. */
 export function claimedOperator(req: FastifyRequest, subject?: string): string | undefined {
-  const bag = req as FastifyRequest & { claimedOperator?: string };
-  if (subject !== undefined) bag.claimedOperator = subject;
-  return bag.claimedOperator;
+  const context = requestContext(req);
+  if (subject !== undefined) context.claimedOperator = subject;
+  return context.claimedOperator;
 }

@@ -1,10 +1,10 @@
-import type { IncomingMessage } from 'node:http';
 import { Injectable, Logger } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { DependencyUnavailableError } from '../common/errors';
 import { AppConfig } from '../config/app-config';
 import { sendProblem } from '../http/send-problem';
+import { requestContext } from '../http/request-context';
 
 /**
  * After the deadline, how long the request's own work still has to end it with its precise answer
@@ -14,8 +14,6 @@ export const DEADLINE_GRACE_MS = 250;
 
 /** The device routes bounded by REQUEST_DEADLINE_MS as a whole. */
 const BOUNDED_ROUTE = /^\/v1\/sessions(\/|$)/;
-
-type DeadlineRequest = IncomingMessage & { deadlineAt?: number; answeredByDeadline?: boolean };
 
 /**
  * One deadline for the whole of a device request, from its arrival: authentication (device
@@ -45,11 +43,11 @@ export class RequestDeadline {
   }
 
   private readonly start = (request: FastifyRequest, reply: FastifyReply, done: () => void): void => {
-    const raw = request.raw as DeadlineRequest;
-    raw.deadlineAt = Date.now() + this.deadlineMs;
+    const context = requestContext(request);
+    context.deadlineAt = Date.now() + this.deadlineMs;
     const timer = setTimeout(() => {
       if (reply.sent) return;
-      raw.answeredByDeadline = true;
+      context.answeredByDeadline = true;
       const error = new DependencyUnavailableError(
         `The request could not be completed within ${this.deadlineMs} ms: a dependency is not answering. Retry later.`,
         2,
@@ -63,10 +61,10 @@ export class RequestDeadline {
 
 /** When the request's deadline falls (epoch ms); a request outside the bounded routes gets `fallbackMs` from now. */
 export function deadlineOf(req: FastifyRequest, fallbackMs: number): number {
-  return (req.raw as DeadlineRequest).deadlineAt ?? Date.now() + fallbackMs;
+  return requestContext(req).deadlineAt ?? Date.now() + fallbackMs;
 }
 
 /** Whether the deadline already answered this request (its result must then be dropped, not sent). */
 export function answeredByDeadline(req: FastifyRequest): boolean {
-  return (req.raw as DeadlineRequest).answeredByDeadline === true;
+  return requestContext(req).answeredByDeadline === true;
 }

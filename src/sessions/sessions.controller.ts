@@ -16,6 +16,7 @@ import { SessionCloser } from './session-closer';
 import { IssuedSession, SessionIssuer } from './session-issuer';
 import { SessionRequestBody } from './session-request.schema';
 import { IssuedSessionDto } from './session.openapi';
+import { requestContext } from '../http/request-context';
 
 const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,255}$/;
 /** Session ids of every provider are visible ASCII; anything else cannot be one of ours. */
@@ -47,8 +48,7 @@ export class SessionsController {
     @Headers('idempotency-key') idempotencyKey: string | undefined,
   ): Promise<IssuedSession> {
     // For the request's log line (src/http/logging.ts).
-    (req.raw as typeof req.raw & { terminalNumber?: string }).terminalNumber =
-      body.terminalNumber ?? (device.terminalNumbers.length === 1 ? device.terminalNumbers[0] : undefined);
+    requestContext(req).terminalNumber = body.terminalNumber ?? (device.terminalNumbers.length === 1 ? device.terminalNumbers[0] : undefined);
     const deadlineAt = deadlineOf(req, this.config.values.REQUEST_DEADLINE_MS);
     const issue = () => this.issuer.issue(device, body, auditOrigin(req), idempotencyKey, deadlineAt);
     if (idempotencyKey !== undefined && !IDEMPOTENCY_KEY.test(idempotencyKey)) {
