@@ -11,7 +11,17 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { config as loadDotenv } from 'dotenv';
 import { request } from 'undici';
-import { BrokerClient, BrokerProblemError, generateDeviceKey, signDeviceToken, type Session } from '../sdk/src/index';
+import {
+  BrokerClient,
+  BrokerProblemError,
+  exportPrivateJwk,
+  generateDeviceKey,
+  importPrivateJwk,
+  signDeviceToken,
+  type DeviceKey,
+  type Session,
+} from '../sdk/src/index';
+import { FileKeyStore } from '../sdk/src/node';
 import { buildDoDealRequest, parseHypResponse } from '../src/gateways/hyp/hyp-xml';
 import { DEMO_PROVIDER_TERMINALS } from '../src/embedded/dev-secrets';
 
@@ -51,25 +61,47 @@ async function main(): Promise<void> {
     throw new Error(`No bootstrap token at ${tokenFile}: start the broker first with \`npm start\`.`);
   }
 
-  step(1, 'The POS device makes its own ES256 key pair with the SDK (WebCrypto; the private key never leaves it).');
-  const key = await generateDeviceKey();
-
-  step(2, `It enrolls itself through the embedded bootstrap: POST ${broker}/v1/bootstrap/devices`);
-  const enrolled = await call(
-    'POST',
-    `${broker}/v1/bootstrap/devices`,
-    {
-      name: `demo-pos-${randomUUID().slice(0, 8)}`,
-      publicKey: key.publicJwk,
+  // The demo device keeps its identity (key and enrollment) between runs, as a real POS does.
+  const store = new FileKeyStore(process.env.DEMO_DEVICE_FILE ?? './data/demo-device.json');
+  let saved = await store.load();
+  if (saved && (saved.brokerUrl !== broker || !saved.terminalNumbers.includes(terminalNumber))) saved = undefined;
+  let key: DeviceKey;
+  let deviceId: string;
+  let keyId: string;
+  if (saved) {
+    step(1, `The POS device loads its key and enrollment from ${store.path} (kept from an earlier run, mode 0600).`);
+    key = await importPrivateJwk(saved.privateJwk);
+    ({ deviceId, keyId } = saved);
+    step(2, `It is enrolled already: device ${deviceId}, bound to ${terminalNumber}.`);
+  } else {
+    step(1, 'The POS device makes its own ES256 key pair with the SDK (WebCrypto; the private key never leaves it).');
+    key = await generateDeviceKey({ extractable: true });
+    step(2, `It enrolls itself through the embedded bootstrap: POST ${broker}/v1/bootstrap/devices`);
+    const enrolled = await call(
+      'POST',
+      `${broker}/v1/bootstrap/devices`,
+      {
+        name: `demo-pos-${randomUUID().slice(0, 8)}`,
+        publicKey: key.publicJwk,
+        terminalNumbers: [terminalNumber],
+        policy: { allowUnscoped: false, allowed: [{ command: 'doDeal', validation: 'AutoComm', transactionType: 'Credit' }] },
+      },
+      { authorization: `Bearer ${bootstrapToken}` },
+    );
+    if (enrolled.status !== 201) throw new Error(`enrollment failed: ${enrolled.status} ${JSON.stringify(enrolled.body)}`);
+    deviceId = String(enrolled.body.deviceId);
+    keyId = String(enrolled.body.keyId);
+    await store.save({
+      brokerUrl: broker,
+      deviceId,
+      keyId,
+      alg: key.alg,
+      audience,
       terminalNumbers: [terminalNumber],
-      policy: { allowUnscoped: false, allowed: [{ command: 'doDeal', validation: 'AutoComm', transactionType: 'Credit' }] },
-    },
-    { authorization: `Bearer ${bootstrapToken}` },
-  );
-  if (enrolled.status !== 201) throw new Error(`enrollment failed: ${enrolled.status} ${JSON.stringify(enrolled.body)}`);
-  const deviceId = String(enrolled.body.deviceId);
-  const keyId = String(enrolled.body.keyId);
-  process.stdout.write(`   -> 201, device ${deviceId}, bound to ${terminalNumber}, policy doDeal/AutoComm/Credit\n`);
+      privateJwk: await exportPrivateJwk(key),
+    });
+    process.stdout.write(`   -> 201, device ${deviceId}, bound to ${terminalNumber}, policy doDeal/AutoComm/Credit (kept in ${store.path})\n`);
+  }
   const client = new BrokerClient({ brokerUrl: broker, deviceId, keyId, key, audience, softwareVersion: 'demo-1.0' });
 
   step(3, 'It asks the broker for a scoped session (the SDK signs a fresh JWT, with an Idempotency-Key): POST /v1/sessions');
@@ -113,7 +145,7 @@ async function main(): Promise<void> {
   step(7, 'A scope outside the device policy (refundDeal) is refused: a typed BrokerProblemError.');
   show(await attempt(() => client.createSession({ terminalNumber, scope: { command: 'refundDeal' } })));
 
-  process.stdout.write("\nEvery step above left audit events in the broker's database (table audit_event).\n");
+  showTrail();
 }
 
 /** A device enrolled through the bootstrap for one terminal; the SDK signs a fresh JWT per call. */
@@ -211,10 +243,37 @@ async function providerDemo(provider: keyof typeof DEMO_PROVIDER_TERMINALS): Pro
     step(5, 'Closing it again is not an error.');
     show(await device.close(sessionId));
   }
-  process.stdout.write("\nEvery step above left audit events in the broker's database (table audit_event).\n");
+  showTrail();
+}
+
+/** Where to see what the demo did: the trail, through the auditor API or the console. */
+function showTrail(): void {
+  process.stdout.write(
+    [
+      '',
+      'Every step above left audit events in the trail. See them as an auditor:',
+      `  TOKEN=$(npm run -s cli -- operator:token --roles auditor)`,
+      `  curl -s -H "Authorization: Bearer $TOKEN" "${broker}/v1/audit/events?limit=20"`,
+      `or in the console: ${broker}/console/ (Sign in (development) as auditor, then Audit).`,
+      '',
+    ].join('\n'),
+  );
+}
+
+/** A broker that is not running shows up as a refused connection somewhere in the error's causes. */
+function brokerNotAnswering(err: unknown): boolean {
+  for (let e: unknown = err; e !== null && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    const code = (e as { code?: unknown }).code;
+    if (code === 'ECONNREFUSED' || code === 'UND_ERR_CONNECT_TIMEOUT') return true;
+  }
+  return false;
 }
 
 void main().catch((err: unknown) => {
-  process.stderr.write(`demo failed: ${(err as Error).message}\n`);
+  if (brokerNotAnswering(err)) {
+    process.stderr.write(`The broker is not answering at ${broker}: start it first with \`npm start\` (in another terminal), or set BROKER_URL.\n`);
+  } else {
+    process.stderr.write(`demo failed: ${(err as Error).message}\n`);
+  }
   process.exit(1);
 });
