@@ -50,6 +50,8 @@ function step(n: number, text: string): void {
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { provider: { type: 'string', default: 'hyp' } } });
   const provider = values.provider ?? 'hyp';
+  // Asked first, so that a broker that is not running is named as such (not as a failed retry).
+  await request(`${broker}/health/live`).then((res) => res.body.dump());
   if (provider !== 'hyp') {
     if (!(provider in DEMO_PROVIDER_TERMINALS)) throw new Error(`--provider must be one of hyp, ${Object.keys(DEMO_PROVIDER_TERMINALS).join(', ')}`);
     return providerDemo(provider as keyof typeof DEMO_PROVIDER_TERMINALS);
