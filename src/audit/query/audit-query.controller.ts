@@ -55,14 +55,7 @@ export class AuditQueryController {
     @Req() req: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const download = await this.service.export(query, operator, auditOrigin(req));
-    // A failure mid-stream aborts the connection, so a cut-short file never looks complete.
-    await reply
-      .header('content-type', download.contentType)
-      .header('content-disposition', `attachment; filename="${download.filename}"`)
-      .header('cache-control', 'no-store')
-      .header('x-content-type-options', 'nosniff')
-      .send(download.stream);
+    await sendDownload(reply, await this.service.export(query, operator, auditOrigin(req)));
   }
 
   @Get('stats')
@@ -106,13 +99,7 @@ export class AuditQueryController {
     @Req() req: FastifyRequest,
     @Res() reply: FastifyReply,
   ): Promise<void> {
-    const download = await this.service.exportSeals(query, operator, auditOrigin(req));
-    await reply
-      .header('content-type', download.contentType)
-      .header('content-disposition', `attachment; filename="${download.filename}"`)
-      .header('cache-control', 'no-store')
-      .header('x-content-type-options', 'nosniff')
-      .send(download.stream);
+    await sendDownload(reply, await this.service.exportSeals(query, operator, auditOrigin(req)));
   }
 
   @Get('verify')
@@ -123,4 +110,14 @@ export class AuditQueryController {
   verify(@Query() query: VerifyQueryDto, @CurrentOperator() operator: OperatorPrincipal, @Req() req: FastifyRequest): Promise<VerifyReport> {
     return this.service.verify(query, operator, auditOrigin(req));
   }
+}
+
+/** A streamed download. A failure mid-stream aborts the connection, so a cut-short file never looks complete. */
+async function sendDownload(reply: FastifyReply, download: { contentType: string; filename: string; stream: unknown }): Promise<void> {
+  await reply
+    .header('content-type', download.contentType)
+    .header('content-disposition', `attachment; filename="${download.filename}"`)
+    .header('cache-control', 'no-store')
+    .header('x-content-type-options', 'nosniff')
+    .send(download.stream);
 }
