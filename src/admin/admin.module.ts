@@ -6,7 +6,6 @@ import { TerminalsModule } from '../terminals/terminals.module';
 import { AdminAudit } from './admin-audit';
 import { DevicesController } from './devices.controller';
 import { DevicesService } from './devices.service';
-import { TerminalAdminRepository } from './terminal-admin.repository';
 import { TerminalsController } from './terminals.controller';
 import { TerminalsService } from './terminals.service';
 
@@ -14,6 +13,6 @@ import { TerminalsService } from './terminals.service';
 @Module({
   imports: [OperatorsModule, DevicesModule, TerminalsModule, GatewaysModule],
   controllers: [TerminalsController, DevicesController],
-  providers: [AdminAudit, TerminalAdminRepository, TerminalsService, DevicesService],
+  providers: [AdminAudit, TerminalsService, DevicesService],
 })
 export class AdminModule {}

@@ -1,8 +1,8 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { ValidationError } from '../common/errors';
 import { validationErrorOf } from '../common/zod-issues';
+import type { TerminalRecord } from '../terminals/terminal';
 import { createTerminalSchema } from './admin.schemas';
-import type { TerminalRecord } from './terminal-admin.repository';
 import { TerminalsService } from './terminals.service';
 
 /** The options of `cli terminal:add`, as parseArgs gives them. */

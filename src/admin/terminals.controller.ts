@@ -8,10 +8,10 @@ import { CurrentOperator } from '../operators/current-operator.decorator';
 import type { OperatorPrincipal } from '../operators/operator';
 import { OperatorAuthGuard } from '../operators/operator-auth.guard';
 import { RequireRoles } from '../operators/require-roles.decorator';
+import type { TerminalRecord } from '../terminals/terminal';
 import { TerminalPageDto, TerminalRecordDto } from './admin.responses';
 import { CreateTerminalBody, ListTerminalsQuery, TerminalNumberParams, UpdateTerminalBody } from './admin.schemas';
 import type { Page } from './page';
-import type { TerminalRecord } from './terminal-admin.repository';
 import { TerminalsService } from './terminals.service';
 
 const NUMBER = 'terminalNumber';

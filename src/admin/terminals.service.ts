@@ -4,22 +4,24 @@ import { ConflictError, NotFoundError, ValidationError } from '../common/errors'
 import { AppConfig } from '../config/app-config';
 import { GatewayRegistry } from '../gateways/gateway-registry';
 import { checkProviderConfig } from '../terminals/provider-config';
+import type { TerminalRecord } from '../terminals/terminal';
 import { TerminalDirectory } from '../terminals/terminal-directory';
+import { TerminalRepository } from '../terminals/terminal.repository';
 import { AdminAudit, changedFields, type AdminActor } from './admin-audit';
 import type { CreateTerminal, ListTerminals, UpdateTerminal } from './admin.schemas';
 import type { Page } from './page';
-import { TerminalAdminRepository, type TerminalRecord } from './terminal-admin.repository';
 
 const AUDITED_FIELDS = ['label', 'provider', 'endpointUrl', 'credentialRef', 'enabled', 'defaultPolicy', 'providerConfig'] as const;
 
 /**
- * The admin rules for terminals. Changes reach this instance's caches (TerminalDirectory and the
- * hot path's TerminalProviderConfigs) at once, every other instance's within their TTL.
+ * The admin rules for terminals, and the one writer of the terminal table besides seeding. Changes
+ * reach this instance's cache (TerminalDirectory, which holds the provider configuration too) at
+ * once, every other instance's within its TTL.
  */
 @Injectable()
 export class TerminalsService {
   constructor(
-    private readonly terminals: TerminalAdminRepository,
+    private readonly terminals: TerminalRepository,
     private readonly directory: TerminalDirectory,
     private readonly gateways: GatewayRegistry,
     private readonly audit: AdminAudit,
@@ -46,7 +48,7 @@ export class TerminalsService {
   }
 
   async get(terminalNumber: string): Promise<TerminalRecord> {
-    const terminal = await this.terminals.find(terminalNumber);
+    const terminal = await this.terminals.findRecord(terminalNumber);
     if (!terminal) throw new NotFoundError(`No terminal ${terminalNumber}.`);
     return terminal;
   }
@@ -54,7 +56,7 @@ export class TerminalsService {
   async update(terminalNumber: string, changes: UpdateTerminal, actor: AdminActor, origin: AuditOrigin, action = 'terminal.updated'): Promise<TerminalRecord> {
     const after = await this.audit.change(action, actor, origin, async (tx) => {
       // Locked, so that what the event records as before is what this change replaced.
-      const before = await this.terminals.find(terminalNumber, tx, true);
+      const before = await this.terminals.findRecord(terminalNumber, tx, true);
       if (!before) throw new NotFoundError(`No terminal ${terminalNumber}.`);
       const provider = changes.provider ?? before.provider;
       this.checkGateway(provider, changes.endpointUrl ?? before.endpointUrl);
@@ -80,7 +82,7 @@ export class TerminalsService {
    * admin API would (same checks, same events, actor `cli:<user>`).
    */
   async createOrUpdate(input: CreateTerminal, actor: AdminActor, origin: AuditOrigin): Promise<TerminalRecord> {
-    const existing = await this.terminals.find(input.terminalNumber);
+    const existing = await this.terminals.findRecord(input.terminalNumber);
     if (!existing) return this.create(input, actor, origin);
     // Only what the command names: the terminal's policy and enabled state, and its provider
     // configuration unless --provider-config is given, stay as they are.
