@@ -1,9 +1,19 @@
 import { Injectable } from '@nestjs/common';
 import { AppConfig } from '../../config/app-config';
+import type { EventRow } from '../event-row';
 import { GENESIS_HASH, SEAL_VERSION, SealedEvents, sealHash, type SealHeader } from './seal-format';
 import { SealRepository, type StoredSeal } from './seal.repository';
 import type { SealSigningKey } from './seal-keys';
 import { SealSigner } from './seal-signer';
+
+/**
+ * How long before the newest seal's earliest event the next events may have occurred. An event's
+ * occurred_at is taken before its id: by the group-commit queue (milliseconds), an admin change's
+ * transaction (seconds), or an aggregated auth refusal, stamped with its last refusal and written
+ * up to AUTH_REFUSAL_AUDIT_INTERVAL_MS (at most an hour) later. Only the partitions from this far
+ * back are read; an event older still (a write retried after an outage) is found by the exact read.
+ */
+const OCCURRED_BEFORE_ID_MARGIN_MS = 2 * 3_600_000;
 
 export interface SealSummary {
   seq: string;
@@ -56,7 +66,7 @@ export class AuditSealer {
     const head = await this.repo.head();
     const after = head?.lastEventId ?? 0n;
     if (watermark <= after) return null;
-    const events = await this.repo.eventsAfter(after, watermark, this.maxEvents);
+    const events = await this.unsealedEvents(head, watermark);
     if (events.length === 0) return null;
     const sealed = new SealedEvents(after + 1n);
     for (const event of events) sealed.add(event);
@@ -83,6 +93,24 @@ export class AuditSealer {
       return null;
     }
     return { seq: seal.seq, firstEventId: seal.firstEventId, lastEventId: seal.lastEventId, eventCount: seal.eventCount, hash };
+  }
+
+  /**
+   * The next events after the newest seal, in id order. Read first from the partitions of recent
+   * time only (audit_event is partitioned by occurred_at); when that read accounts for every id up
+   * to its last one, nothing can be missing from the range it covers. An id it skips is either a
+   * rolled-back insert or an event that occurred earlier than the bound: then the range is read
+   * again without the bound, from every partition, so that such an event is sealed, not taken for
+   * a gap.
+   */
+  private async unsealedEvents(head: { lastEventId: bigint; minOccurredAt: string } | null, watermark: bigint): Promise<EventRow[]> {
+    const after = head?.lastEventId ?? 0n;
+    if (!head) return this.repo.eventsAfter(after, watermark, this.maxEvents);
+    const since = new Date(Date.parse(head.minOccurredAt) - OCCURRED_BEFORE_ID_MARGIN_MS).toISOString();
+    const recent = await this.repo.eventsAfter(after, watermark, this.maxEvents, since);
+    const last = recent.length === 0 ? after : BigInt(recent[recent.length - 1][0] as string);
+    if (recent.length > 0 && last - after === BigInt(recent.length)) return recent;
+    return this.repo.eventsAfter(after, watermark, this.maxEvents);
   }
 
   /** The signing key from the secret store, published (and older keys retired) the first time it is used. */

@@ -109,7 +109,7 @@ export class AuditVerifier {
         }
         const sealProblem = checkSealLink(seal, prev) ?? this.checkSignature(seal, keys);
         if (sealProblem) return fail(sealProblem);
-        const eventProblem = checkSealEvents(seal, hashed((await events) ?? []));
+        const eventProblem = await this.checkEvents(seal, (await events) ?? []);
         report.sealsChecked++;
         report.eventsChecked += seal.eventCount;
         if (eventProblem) return fail(eventProblem);
@@ -123,12 +123,26 @@ export class AuditVerifier {
     return report;
   }
 
+  /**
+   * A seal's events, from the partitions of its signed time span only (audit_event is partitioned
+   * by occurred_at; the id range alone would probe every partition). An event moved out of that
+   * span is then absent and reported. A seal with gaps is read from every partition: an event
+   * written later into one of its gaps is reported whatever time it claims.
+   */
   private readEvents(seal: StoredSeal | undefined): Promise<EventRow[] | undefined> {
     if (!seal) return Promise.resolve(undefined);
-    const read = this.repo.eventsBetween(BigInt(seal.firstEventId), BigInt(seal.lastEventId));
+    const span = seal.gaps.length === 0 ? { from: seal.minOccurredAt, to: seal.maxOccurredAt } : undefined;
+    const read = this.repo.eventsBetween(BigInt(seal.firstEventId), BigInt(seal.lastEventId), span);
     // Settled later or abandoned when an earlier seal fails; never an unhandled rejection.
     read.catch(() => undefined);
     return read;
+  }
+
+  /** Once a problem is found in the span's events, the whole id range names it exactly (an event moved in time is altered, not gone). */
+  private async checkEvents(seal: StoredSeal, inSpan: EventRow[]): Promise<VerifyProblem | undefined> {
+    const problem = checkSealEvents(seal, hashed(inSpan));
+    if (!problem || seal.gaps.length > 0) return problem;
+    return checkSealEvents(seal, hashed(await this.repo.eventsBetween(BigInt(seal.firstEventId), BigInt(seal.lastEventId))));
   }
 
   private async newestSeal(): Promise<VerifyReport['newestSeal']> {

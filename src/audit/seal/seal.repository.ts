@@ -61,30 +61,51 @@ export class SealRepository {
     return BigInt(row.w);
   }
 
-  async head(): Promise<{ seq: bigint; lastEventId: bigint; hash: string } | null> {
-    const rows = await this.sql.query<{ seq: string; last: string; hash: string }>(
-      `SELECT s.seq::text AS seq, s.last_event_id::text AS last, encode(s.hash, 'hex') AS hash
+  async head(): Promise<{ seq: bigint; lastEventId: bigint; hash: string; minOccurredAt: string } | null> {
+    const rows = await this.sql.query<{ seq: string; last: string; hash: string; min: string }>(
+      `SELECT s.seq::text AS seq, s.last_event_id::text AS last, encode(s.hash, 'hex') AS hash,
+              to_char(s.min_occurred_at AT TIME ZONE 'UTC', ${ISO}) AS min
          FROM audit_seal s ORDER BY s.seq DESC LIMIT 1`,
       [],
     );
-    return rows.length === 0 ? null : { seq: BigInt(rows[0].seq), lastEventId: BigInt(rows[0].last), hash: rows[0].hash };
+    return rows.length === 0 ? null : { seq: BigInt(rows[0].seq), lastEventId: BigInt(rows[0].last), hash: rows[0].hash, minOccurredAt: rows[0].min };
   }
 
-  /** Up to `limit` events with afterId < id <= upTo, in id order. */
-  eventsAfter(afterId: bigint, upTo: bigint, limit: number): Promise<EventRow[]> {
-    return this.sql.queryArrays(`SELECT ${EVENT_COLUMNS} FROM audit_event e WHERE e.id > $1::bigint AND e.id <= $2::bigint ORDER BY e.id LIMIT $3::int`, [
-      String(afterId),
-      String(upTo),
-      limit,
-    ]) as Promise<EventRow[]>;
+  /**
+   * Up to `limit` events with afterId < id <= upTo, in id order. With `since`, only those that
+   * occurred at or after it: audit_event is partitioned by occurred_at, so an id range alone makes
+   * Postgres probe every partition's index, while the time bound leaves out the older partitions.
+   * The caller decides what a bounded read may have missed (AuditSealer).
+   */
+  eventsAfter(afterId: bigint, upTo: bigint, limit: number, since?: string): Promise<EventRow[]> {
+    const ids = [String(afterId), String(upTo), limit];
+    return (
+      since === undefined
+        ? this.sql.queryArrays(`SELECT ${EVENT_COLUMNS} FROM audit_event e WHERE e.id > $1::bigint AND e.id <= $2::bigint ORDER BY e.id LIMIT $3::int`, ids)
+        : this.sql.queryArrays(
+            `SELECT ${EVENT_COLUMNS} FROM audit_event e
+              WHERE e.id > $1::bigint AND e.id <= $2::bigint AND e.occurred_at >= $4::timestamptz ORDER BY e.id LIMIT $3::int`,
+            [...ids, since],
+          )
+    ) as Promise<EventRow[]>;
   }
 
-  /** Every event with first <= id <= last, in id order. */
-  eventsBetween(first: bigint, last: bigint): Promise<EventRow[]> {
-    return this.sql.queryArrays(`SELECT ${EVENT_COLUMNS} FROM audit_event e WHERE e.id >= $1::bigint AND e.id <= $2::bigint ORDER BY e.id`, [
-      String(first),
-      String(last),
-    ]) as Promise<EventRow[]>;
+  /**
+   * Every event with first <= id <= last, in id order. With `span` (a seal's min and max
+   * occurred_at), only those that occurred within it, so that only the partitions of that time are
+   * read; an event of the range outside its seal's span is then absent, which verify reports.
+   */
+  eventsBetween(first: bigint, last: bigint, span?: { from: string; to: string }): Promise<EventRow[]> {
+    const ids = [String(first), String(last)];
+    return (
+      span === undefined
+        ? this.sql.queryArrays(`SELECT ${EVENT_COLUMNS} FROM audit_event e WHERE e.id >= $1::bigint AND e.id <= $2::bigint ORDER BY e.id`, ids)
+        : this.sql.queryArrays(
+            `SELECT ${EVENT_COLUMNS} FROM audit_event e
+              WHERE e.id >= $1::bigint AND e.id <= $2::bigint AND e.occurred_at >= $3::timestamptz AND e.occurred_at <= $4::timestamptz ORDER BY e.id`,
+            [...ids, span.from, span.to],
+          )
+    ) as Promise<EventRow[]>;
   }
 
   /**
