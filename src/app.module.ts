@@ -1,5 +1,6 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
 import { ZodValidationPipe } from 'nestjs-zod';
 import { LoggerModule } from 'nestjs-pino';
 import type { DestinationStream } from 'pino';
@@ -39,6 +40,8 @@ export class AppModule {
       imports: [
         BrokerConfigModule.forRoot(env),
         LoggerModule.forRoot(loggerOptions(config, options.logDestination)),
+        // The recurring background jobs (purges, flushes, sealing) register in its SchedulerRegistry.
+        ScheduleModule.forRoot(),
         DatabaseModule,
         MetricsModule,
         RedisModule,

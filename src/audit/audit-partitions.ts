@@ -1,5 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { RecurringJob } from '../common/recurring-job';
 import { AppConfig } from '../config/app-config';
 import { DatabaseConnection } from '../database/database-connection';
 
@@ -21,21 +22,29 @@ export interface PartitionRound {
 @Injectable()
 export class AuditPartitions implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('AuditPartitions');
-  private readonly stopping = new AbortController();
-  private loop: Promise<void> | undefined;
+  private readonly job: RecurringJob;
 
   constructor(
     private readonly db: DatabaseConnection,
     private readonly config: AppConfig,
-  ) {}
+    scheduler: SchedulerRegistry,
+  ) {
+    this.job = new RecurringJob(scheduler, {
+      name: 'audit-partitions.prepare',
+      everyMs: config.values.AUDIT_PARTITION_INTERVAL_MS,
+      run: () => this.prepare(),
+      logger: this.logger,
+      // The DEFAULT partition takes the events meanwhile; the next round retries.
+      what: 'preparing audit partitions',
+    });
+  }
 
   onApplicationBootstrap(): void {
-    if (this.config.values.AUDIT_PARTITION_INTERVAL_MS > 0) this.loop = this.run();
+    if (this.config.values.AUDIT_PARTITION_INTERVAL_MS > 0) this.job.start({ runNow: true });
   }
 
   async onModuleDestroy(): Promise<void> {
-    this.stopping.abort();
-    await this.loop;
+    await this.job.stop();
   }
 
   /** One round; `since` also creates the periods from that time on (used to prepare for back-filled history). */
@@ -51,23 +60,5 @@ export class AuditPartitions implements OnApplicationBootstrap, OnModuleDestroy 
       this.logger.log(`created audit partitions ${round.created.join(', ') || '(none)'}; moved ${round.moved} events out of the DEFAULT partition`);
     }
     return round;
-  }
-
-  private async run(): Promise<void> {
-    const signal = this.stopping.signal;
-    while (!signal.aborted) {
-      try {
-        await this.prepare();
-      } catch (err) {
-        if (signal.aborted) return;
-        // The DEFAULT partition takes the events meanwhile; the next round retries.
-        this.logger.warn(`preparing audit partitions failed: ${(err as Error).message}`);
-      }
-      try {
-        await sleep(this.config.values.AUDIT_PARTITION_INTERVAL_MS, undefined, { signal, ref: false });
-      } catch {
-        return;
-      }
-    }
   }
 }

@@ -1,4 +1,6 @@
-import { Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { RecurringJob } from '../common/recurring-job';
 import { AppConfig } from '../config/app-config';
 import { DatabaseConnection } from '../database/database-connection';
 
@@ -28,10 +30,10 @@ const FLUSH_SQL = `UPDATE device AS d
  * The table holds only devices seen since the last flush, so it is bounded by the fleet.
  */
 @Injectable()
-export class DeviceLiveness implements OnModuleDestroy {
+export class DeviceLiveness implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('DeviceLiveness');
   private pending = new Map<string, Sighting>();
-  private readonly timer: NodeJS.Timeout;
+  private readonly flushJob: RecurringJob;
   private flushing: Promise<void> | undefined;
   /** Statements and rows written by this instance (observable in tests). */
   readonly written = { statements: 0, rows: 0 };
@@ -39,10 +41,20 @@ export class DeviceLiveness implements OnModuleDestroy {
   constructor(
     private readonly db: DatabaseConnection,
     config: AppConfig,
+    scheduler: SchedulerRegistry,
   ) {
-    this.timer = setInterval(() => void this.flush(), config.values.DEVICE_LIVENESS_FLUSH_MS);
-    this.timer.unref();
-    db.onBeforeClose(() => this.flush());
+    this.flushJob = new RecurringJob(scheduler, {
+      name: 'device-liveness.flush',
+      everyMs: config.values.DEVICE_LIVENESS_FLUSH_MS,
+      run: () => this.flush(),
+      logger: this.logger,
+      what: 'flushing device liveness',
+    });
+    db.onBeforeClose(() => this.flushAll());
+  }
+
+  onModuleInit(): void {
+    this.flushJob.start();
   }
 
   /** An authenticated request of `deviceId`: remembered, written at the next flush. */
@@ -57,8 +69,18 @@ export class DeviceLiveness implements OnModuleDestroy {
     return this.flushing;
   }
 
-  onModuleDestroy(): void {
-    clearInterval(this.timer);
+  /** Stops the interval and waits for its write in flight; what is pending is written at onBeforeClose. */
+  async onModuleDestroy(): Promise<void> {
+    await this.flushJob.stop();
+  }
+
+  /**
+   * At shutdown: a write in flight holds only the sightings made before it started, so the ones
+   * made since are written after it, not dropped with the closing connections.
+   */
+  private async flushAll(): Promise<void> {
+    await this.flushing;
+    await this.flush();
   }
 
   private async write(): Promise<void> {

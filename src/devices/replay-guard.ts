@@ -1,6 +1,8 @@
-import { Inject, Injectable, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { BrokerError, DependencyUnavailableError } from '../common/errors';
 import { GroupCommit } from '../common/group-commit';
+import { RecurringJob } from '../common/recurring-job';
 import { AppConfig } from '../config/app-config';
 import { DatabaseConnection } from '../database/database-connection';
 import { PrismaService } from '../database/prisma.service';
@@ -11,6 +13,8 @@ const CLAIM = `INSERT INTO device_jti (device_id, jti, expires_at)
   SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::timestamptz[])
   ON CONFLICT DO NOTHING
   RETURNING device_id::text, jti`;
+
+const PURGE_EVERY_MS = 60_000;
 
 /** Kept this much longer again than the skew, so clocks drifting slightly past it change nothing. */
 const RETENTION_MARGIN_MS = 60_000;
@@ -37,7 +41,8 @@ interface Claim {
  */
 @Injectable()
 export class ReplayGuard implements OnModuleInit, OnModuleDestroy {
-  private purgeTimer: NodeJS.Timeout | undefined;
+  /** Postgres only (Redis expires a claim by its TTL). */
+  private readonly purgeJob: RecurringJob;
   private readonly claims = new GroupCommit<Claim, boolean>((batch) => this.insert(batch), 1_000);
   private readonly retentionMs: number;
 
@@ -47,8 +52,16 @@ export class ReplayGuard implements OnModuleInit, OnModuleDestroy {
     @Inject(REDIS) private readonly redis: RedisClient,
     config: AppConfig,
     private readonly limits: DeviceRateLimitGuard,
+    scheduler: SchedulerRegistry,
   ) {
     this.retentionMs = jtiRetentionPastExpiryMs(config.values.DEVICE_JWT_CLOCK_SKEW_SECONDS);
+    this.purgeJob = new RecurringJob(scheduler, {
+      name: 'replay-guard.purge-expired',
+      everyMs: PURGE_EVERY_MS,
+      run: () => this.purgeExpired(),
+      logger: new Logger('ReplayGuard'),
+      what: 'purging expired device_jti claims',
+    });
   }
 
   /**
@@ -90,13 +103,11 @@ export class ReplayGuard implements OnModuleInit, OnModuleDestroy {
   }
 
   onModuleInit(): void {
-    if (this.redis) return;
-    this.purgeTimer = setInterval(() => void this.purgeExpired().catch(() => undefined), 60_000);
-    this.purgeTimer.unref();
+    if (!this.redis) this.purgeJob.start();
   }
 
-  onModuleDestroy(): void {
-    clearInterval(this.purgeTimer);
+  async onModuleDestroy(): Promise<void> {
+    await this.purgeJob.stop();
   }
 
   private async insert(batch: Claim[]): Promise<boolean[]> {

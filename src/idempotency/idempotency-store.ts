@@ -14,4 +14,9 @@ export abstract class IdempotencyStore {
   /** The request failed: release the key so a retry runs again. */
   abstract release(deviceId: string, key: string): Promise<void>;
   abstract read(deviceId: string, key: string): Promise<IdempotencyState | undefined>;
+  /**
+   * Deletes expired records, for a store that keeps them until told (Postgres; expired rows already
+   * count as absent, this only frees the space). Absent where records expire on their own (Redis TTL).
+   */
+  purgeExpired?(): Promise<void>;
 }

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Injectable, Logger, OnModuleDestroy, OnModuleInit } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { ConflictError, DependencyUnavailableError } from '../common/errors';
+import { RecurringJob } from '../common/recurring-job';
 import { AppConfig } from '../config/app-config';
 import { readAuditKeyMaterial } from '../audit/audit-key';
 import { SecretsProvider } from '../secrets/secrets-provider';
@@ -9,6 +11,7 @@ import { ResponseCipher } from './response-cipher';
 import { canonicalJson } from '../common/canonical-json';
 
 const POLL_MS = 50;
+const PURGE_EVERY_MS = 60_000;
 
 /**
  * Idempotency-Key on POST /v1/sessions, with Stripe's semantics: the same device, key and body
@@ -20,24 +23,34 @@ const POLL_MS = 50;
 export class IdempotentIssuance implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger('Idempotency');
   private cipher: ResponseCipher | undefined;
-  private purgeTimer: NodeJS.Timeout | undefined;
+  /** Only for a store that does not expire records itself (IdempotencyStore.purgeExpired). */
+  private readonly purgeJob: RecurringJob | undefined;
 
   constructor(
     private readonly store: IdempotencyStore,
     private readonly secrets: SecretsProvider,
     private readonly config: AppConfig,
-  ) {}
+    scheduler: SchedulerRegistry,
+  ) {
+    const purge = store.purgeExpired?.bind(store);
+    this.purgeJob =
+      purge &&
+      new RecurringJob(scheduler, {
+        name: 'idempotency.purge-expired',
+        everyMs: PURGE_EVERY_MS,
+        run: purge,
+        logger: this.logger,
+        what: 'purging expired idempotency records',
+      });
+  }
 
   async onModuleInit(): Promise<void> {
     this.cipher = new ResponseCipher(await readAuditKeyMaterial(this.secrets, this.config));
-    if ('purgeExpired' in this.store) {
-      this.purgeTimer = setInterval(() => void (this.store as unknown as { purgeExpired(): Promise<void> }).purgeExpired().catch(() => undefined), 60_000);
-      this.purgeTimer.unref();
-    }
+    this.purgeJob?.start();
   }
 
-  onModuleDestroy(): void {
-    clearInterval(this.purgeTimer);
+  async onModuleDestroy(): Promise<void> {
+    await this.purgeJob?.stop();
   }
 
   /**

@@ -33,7 +33,7 @@ export class PostgresIdempotencyStore extends IdempotencyStore {
     await this.sql.query(`DELETE FROM idempotency_record WHERE device_id = $1 AND idempotency_key = $2 AND response IS NULL`, [deviceId, key]);
   }
 
-  async purgeExpired(): Promise<void> {
+  override async purgeExpired(): Promise<void> {
     await this.sql.query(`DELETE FROM idempotency_record WHERE expires_at < now() - interval '1 minute'`, []);
   }
 

@@ -1,21 +1,23 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { RecurringJob } from '../../common/recurring-job';
 import { AppConfig } from '../../config/app-config';
 import { AuditRetention } from './audit-retention';
 import { AuditSealer } from './audit-sealer';
 import { SealRepository } from './seal.repository';
 
 /**
- * The background job of every instance: every AUDIT_SEAL_INTERVAL_MS, note the highest event id
- * allocated, wait AUDIT_SEAL_SETTLE_MS so every transaction holding an id up to it has committed
- * or rolled back, seal up to it, then apply retention. Instances take turns through the seal lock;
- * whichever comes second finds nothing left to seal.
+ * The background job of every instance: every AUDIT_SEAL_INTERVAL_MS (0: never), note the highest
+ * event id allocated, wait AUDIT_SEAL_SETTLE_MS so every transaction holding an id up to it has
+ * committed or rolled back, seal up to it, then apply retention. The first round runs at start.
+ * Instances take turns through the seal lock; whichever comes second finds nothing left to seal.
+ * Shutdown aborts the round in flight (between seals: a seal is all-or-nothing) and waits for it.
  */
 @Injectable()
 export class AuditSealScheduler implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger('AuditSealer');
-  private readonly stopping = new AbortController();
-  private loop: Promise<void> | undefined;
+  private readonly job: RecurringJob;
   private readonly intervalMs: number;
   private readonly settleMs: number;
 
@@ -24,23 +26,30 @@ export class AuditSealScheduler implements OnApplicationBootstrap, OnModuleDestr
     private readonly sealer: AuditSealer,
     private readonly retention: AuditRetention,
     config: AppConfig,
+    scheduler: SchedulerRegistry,
   ) {
     this.intervalMs = config.values.AUDIT_SEAL_INTERVAL_MS;
     this.settleMs = config.values.AUDIT_SEAL_SETTLE_MS;
+    this.job = new RecurringJob(scheduler, {
+      name: 'audit-seal.round',
+      everyMs: this.intervalMs,
+      run: (signal) => this.round(signal),
+      logger: this.logger,
+      // The next round retries; a seal is all-or-nothing, so nothing is left half done.
+      what: 'sealing round',
+    });
   }
 
   onApplicationBootstrap(): void {
-    if (this.intervalMs > 0) this.loop = this.run();
+    if (this.intervalMs > 0) this.job.start({ runNow: true });
   }
 
   async onModuleDestroy(): Promise<void> {
-    this.stopping.abort();
-    await this.loop;
+    await this.job.stop();
   }
 
-  /** One round: seal what has settled, then purge what has expired. */
-  async tick(): Promise<void> {
-    const signal = this.stopping.signal;
+  /** One round: seal what has settled, then purge what has expired; `signal` stops it between steps. */
+  private async round(signal: AbortSignal): Promise<void> {
     const watermark = await this.repo.allocatedWatermark();
     await sleep(this.settleMs, undefined, { signal, ref: false });
     const seals = await this.sealer.sealUpTo(watermark, () => signal.aborted);
@@ -49,23 +58,5 @@ export class AuditSealScheduler implements OnApplicationBootstrap, OnModuleDestr
       this.logger.log(`sealed ${events} events in seals ${seals[0].seq}..${seals[seals.length - 1].seq}`);
     }
     await this.retention.purgeExpired(() => signal.aborted);
-  }
-
-  private async run(): Promise<void> {
-    const signal = this.stopping.signal;
-    while (!signal.aborted) {
-      try {
-        await this.tick();
-      } catch (err) {
-        if (signal.aborted) return;
-        // The next round retries; a seal is all-or-nothing, so nothing is left half done.
-        this.logger.warn(`sealing round failed: ${(err as Error).message}`);
-      }
-      try {
-        await sleep(this.intervalMs, undefined, { signal, ref: false });
-      } catch {
-        return;
-      }
-    }
   }
 }

@@ -1,12 +1,16 @@
 import { readFileSync } from 'node:fs';
 import { Logger } from '@nestjs/common';
+import type { SchedulerRegistry } from '@nestjs/schedule';
 import type { Config } from '../../config/config.schema';
 import { AppRoleSource, KubernetesSource, StaticTokenSource, VaultTokenManager, type TokenSource, type ValueOrFile, type VaultLog } from './vault-auth';
 import { VaultClient } from './vault-client';
 import { VaultSecretsProvider } from './vault-secrets.provider';
 
-/** Builds the Vault provider from the validated settings (config.schema.ts checked their combinations). */
-export function createVaultSecretsProvider(c: Config, logger?: VaultLog): VaultSecretsProvider {
+/**
+ * Builds the Vault provider from the validated settings (config.schema.ts checked their combinations).
+ * `scheduler`: the application's, where its background refresh is registered.
+ */
+export function createVaultSecretsProvider(c: Config, logger?: VaultLog, scheduler?: SchedulerRegistry): VaultSecretsProvider {
   if (!c.VAULT_ADDR) throw new Error('VAULT_ADDR is required with SECRETS_PROVIDER=vault');
   let ca: string | undefined;
   if (c.VAULT_CA_FILE) {
@@ -28,6 +32,7 @@ export function createVaultSecretsProvider(c: Config, logger?: VaultLog): VaultS
     auth,
     { mount: c.VAULT_KV_MOUNT, cacheTtlMs: c.SECRETS_CACHE_TTL_MS, maxStalenessMs: c.VAULT_MAX_STALENESS_MS },
     logger,
+    scheduler,
   );
 }
 

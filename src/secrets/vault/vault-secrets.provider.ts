@@ -1,5 +1,7 @@
 import { Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
 import { DependencyUnavailableError } from '../../common/errors';
+import { RecurringJob } from '../../common/recurring-job';
 import { sealSecret, type SecretRecord } from '../secret-record';
 import { SecretsProvider } from '../secrets-provider';
 import { InvalidCredentialRefError, parseCredentialRef, pickFields } from './credential-ref';
@@ -37,7 +39,8 @@ export class VaultSecretsProvider extends SecretsProvider implements OnModuleIni
   readonly name = 'vault';
   private readonly entries = new Map<string, Entry>();
   private readonly loads = new Map<string, Promise<Entry>>();
-  private sweeper: NodeJS.Timeout | undefined;
+  /** The background refresh; none with a TTL of 0 (every use asks Vault). */
+  private readonly sweeper: RecurringJob | undefined;
   /** The store-level failure Vault is in, if any (logged once when it starts and ends). */
   private problem: VaultError | undefined;
   private closed = false;
@@ -47,8 +50,20 @@ export class VaultSecretsProvider extends SecretsProvider implements OnModuleIni
     private readonly auth: VaultTokenManager,
     private readonly options: VaultSecretsOptions,
     private readonly logger: VaultLog = new Logger('VaultSecrets'),
+    /** The application's (Nest); used on its own (tests, tools), the provider keeps a registry of its own. */
+    scheduler: SchedulerRegistry = new SchedulerRegistry(),
   ) {
     super();
+    this.sweeper =
+      options.cacheTtlMs === 0
+        ? undefined
+        : new RecurringJob(scheduler, {
+            name: 'vault-secrets.refresh',
+            everyMs: Math.min(30_000, Math.max(100, Math.floor(options.cacheTtlMs / 4))),
+            run: () => this.sweep(),
+            logger,
+            what: 'refreshing cached credentials',
+          });
   }
 
   onModuleInit(): void {
@@ -61,17 +76,14 @@ export class VaultSecretsProvider extends SecretsProvider implements OnModuleIni
 
   /** Starts the background refresh (idempotent). */
   start(): void {
-    if (this.sweeper || this.closed || this.options.cacheTtlMs === 0) return;
-    const every = Math.min(30_000, Math.max(100, Math.floor(this.options.cacheTtlMs / 4)));
-    this.sweeper = setInterval(() => this.sweep(), every);
-    this.sweeper.unref();
+    if (!this.closed) this.sweeper?.start();
   }
 
   /** Stops the timers, forgets every value, revokes the broker's token and closes the pool. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearInterval(this.sweeper);
+    await this.sweeper?.stop();
     this.entries.clear();
     await this.auth.stop();
     await this.client.close();
