@@ -193,10 +193,10 @@ export class DeviceRateLimitGuard extends BrokerThrottlerGuard {
 }
 
 /**
- * The operator limit, keyed by the operator's subject: OperatorAuthGuard runs it once the token
- * is verified, on every route it protects. Not a global guard matching URL prefixes, which an
- * encoded path (/v1/%61dmin/...) passed, and which ran before authentication, so every operator
- * behind one address shared one budget.
+ * The operator limit, keyed by the operator's subject: OperatorAuthGuard runs it (through
+ * OperatorAccessAccounting) once the token is verified, on every route it protects. Not a global
+ * guard matching URL prefixes, which an encoded path (/v1/%61dmin/...) passed, and which ran
+ * before authentication, so every operator behind one address shared one budget.
  */
 @Injectable()
 export class OperatorRateLimitGuard extends BrokerThrottlerGuard {

@@ -2,8 +2,10 @@ import { Global, Module } from '@nestjs/common';
 import { ThrottlerStorageRedisService } from '@nest-lab/throttler-storage-redis';
 import { ThrottlerModule, type ThrottlerOptions } from '@nestjs/throttler';
 import { AppConfig } from '../config/app-config';
+import { OPERATOR_ACCESS_CHECKS } from '../operators/operator-access-checks';
 import { REDIS, type RedisClient } from '../redis/redis.module';
 import { AuthRefusals } from './auth-refusals';
+import { OperatorAccessAccounting } from './operator-access-accounting';
 import { DeviceRateLimitGuard, OperatorRateLimitGuard } from './rate-limit-guards';
 
 type Req = { user?: { deviceId?: string; subject?: string; terminalNumbers?: readonly string[] }; body?: { terminalNumber?: unknown }; ip?: string };
@@ -38,7 +40,8 @@ function terminalOf(req: Req): string {
       }),
     }),
   ],
-  providers: [DeviceRateLimitGuard, OperatorRateLimitGuard, AuthRefusals],
-  exports: [DeviceRateLimitGuard, OperatorRateLimitGuard, AuthRefusals],
+  providers: [DeviceRateLimitGuard, OperatorRateLimitGuard, AuthRefusals, { provide: OPERATOR_ACCESS_CHECKS, useClass: OperatorAccessAccounting }],
+  // OPERATOR_ACCESS_CHECKS: global, so OperatorAuthGuard (operators/, below this folder) gets it without importing upwards.
+  exports: [DeviceRateLimitGuard, AuthRefusals, OPERATOR_ACCESS_CHECKS],
 })
 export class RateLimitsModule {}
