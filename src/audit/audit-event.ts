@@ -25,9 +25,5 @@ export interface AuditEventInput {
   readonly occurredAt?: Date;
 }
 
-/** Request facts every event of one HTTP request shares. */
-export interface AuditOrigin {
-  readonly requestId: string;
-  readonly clientIp?: string;
-  readonly userAgent?: string;
-}
+/** Request facts every event of one HTTP request shares: declared in src/http/audit-origin.ts. */
+export type { AuditOrigin } from '../http/audit-origin';
