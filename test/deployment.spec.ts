@@ -678,6 +678,8 @@ const REQUIRED_KINDS: Record<string, string> = {
 const SECRET_SAMPLES: Record<string, string> = {
   DATABASE_URL: 'postgresql://broker@postgres.example:5432/broker',
   REDIS_URL: 'redis://redis.example:6379',
+  // What docs/deployment.md has the operator add for the optional read replica (docker/k8s/read-replica).
+  AUDIT_READ_DATABASE_URL: 'postgresql://broker@postgres-replica.pos-session-broker.svc:5432/broker',
 };
 
 function quantity(q: unknown): number {
@@ -853,6 +855,151 @@ function podSecurityProblems(who: string, pod: Yaml, dockerUid: number): string[
 }
 
 // ---------------------------------------------------------------------------------------------
+// The optional read replica for the auditor API (AUDIT_READ_DATABASE_URL)
+
+const REPLICA_PROFILE = 'replica';
+const REPLICA_SERVICE = 'postgres-replica';
+const PGDATA = '/var/lib/postgresql/data';
+
+/** KEY=value lines of a Compose env file, each value interpolated with the lines before it and `env`. */
+function parseEnvFile(text: string, env: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of text.split(/\r?\n/)) {
+    const m = /^\s*([A-Za-z_]\w*)=(.*)$/.exec(line);
+    if (m) out[m[1]] = interpolate(m[2].trim(), { ...env, ...out });
+  }
+  return out;
+}
+
+/** The services `docker compose up` starts with these profiles on. */
+function activeServices(compose: Yaml, profiles: string[]): Set<string> {
+  const services: Record<string, Yaml> = compose?.services ?? {};
+  return new Set(Object.keys(services).filter((n) => !services[n].profiles || services[n].profiles.some((p: string) => profiles.includes(p))));
+}
+
+/** The brokers' settings with the person's input and, when given, an env file's variables. */
+function brokerConfig(compose: Yaml, fileEnv: Record<string, string> = {}): Config {
+  const env = composeEnv(compose.services['broker-1']);
+  return validateConfig(Object.fromEntries(Object.entries(env).map(([k, v]) => [k, interpolate(v, { ...COMPOSE_INPUT, ...fileEnv })])));
+}
+
+/**
+ * Compose: by default one database (the replica in a profile nothing else needs, auditor reads on
+ * the primary); with docker/replica.env, a hot standby made by pg_basebackup from postgres and the
+ * brokers' AUDIT_READ_DATABASE_URL on it.
+ */
+function composeReplicaProblems(compose: Yaml, replicaEnv: string, file: (path: string) => string | undefined): string[] {
+  const problems: string[] = [];
+  const services: Record<string, Yaml> = compose?.services ?? {};
+  const replica = services[REPLICA_SERVICE];
+  if (!replica) return [`compose: no service ${REPLICA_SERVICE}`];
+
+  if (JSON.stringify(replica.profiles) !== JSON.stringify([REPLICA_PROFILE]))
+    problems.push(`compose: ${REPLICA_SERVICE} must be in the profile ${REPLICA_PROFILE} only (the default stack runs on one database)`);
+  const byDefault = activeServices(compose, []);
+  for (const name of byDefault) {
+    for (const dep of Object.keys(dependsOn(services[name]))) {
+      if (!byDefault.has(dep) && services[name].depends_on?.[dep]?.required !== false)
+        problems.push(`compose: ${name} needs ${dep}, which the default stack does not start (depends_on required: false)`);
+    }
+  }
+  try {
+    if (brokerConfig(compose).AUDIT_READ_DATABASE_URL !== undefined)
+      problems.push('compose: without docker/replica.env the brokers must read the audit trail from the primary (AUDIT_READ_DATABASE_URL empty)');
+  } catch (err) {
+    problems.push(`compose: the brokers' settings are refused: ${(err as Error).message}`);
+  }
+
+  // A hot standby of postgres, on a volume of its own.
+  if (replica.image !== services.postgres?.image) problems.push(`compose: ${REPLICA_SERVICE} must run the image of postgres`);
+  if (dependsOn(replica).postgres !== 'service_healthy') problems.push(`compose: ${REPLICA_SERVICE} must wait for postgres to be healthy`);
+  const script = [joinWords(replica.entrypoint), joinWords(replica.command)].join(' ');
+  if (!/\bpg_basebackup\b/.test(script) || !/(--host=|-h\s*)postgres\b/.test(script) || !/(--write-recovery-conf|\s-R)\b/.test(script))
+    problems.push(`compose: ${REPLICA_SERVICE} must be made by pg_basebackup --write-recovery-conf from postgres`);
+  if (!/\bexec postgres\b/.test(script)) problems.push(`compose: ${REPLICA_SERVICE} must then run postgres (a hot standby)`);
+  const replicaData = mountAt(replica, PGDATA);
+  if (!replicaData || replicaData.source === mountAt(services.postgres, PGDATA)?.source)
+    problems.push(`compose: ${REPLICA_SERVICE} needs a data volume of its own`);
+  // The primary accepts its replication connection.
+  const hbaPath = /hba_file=(\S+)/.exec(joinWords(services.postgres?.command))?.[1];
+  const hbaMount = hbaPath ? mountAt(services.postgres, hbaPath) : undefined;
+  const hba = hbaMount && hbaMount.rest === '' ? file(hbaMount.source) : undefined;
+  if (!hba?.split(/\r?\n/).some((l) => /^\s*host\s+replication\s/.test(l)))
+    problems.push('compose: postgres must accept replication connections (an hba_file with a `host replication` line)');
+
+  // docker/replica.env: the profile on and the brokers' auditor reads on the replica.
+  const fileEnv = parseEnvFile(replicaEnv, {});
+  if (!(fileEnv.COMPOSE_PROFILES ?? '').split(',').includes(REPLICA_PROFILE))
+    problems.push(`compose: docker/replica.env must turn on the profile ${REPLICA_PROFILE} (COMPOSE_PROFILES)`);
+  try {
+    const config = brokerConfig(compose, fileEnv);
+    const url = config.AUDIT_READ_DATABASE_URL ? new URL(config.AUDIT_READ_DATABASE_URL) : undefined;
+    if (url?.hostname !== REPLICA_SERVICE) problems.push(`compose: with docker/replica.env, AUDIT_READ_DATABASE_URL must point at ${REPLICA_SERVICE}`);
+    else if (url.pathname !== new URL(config.DATABASE_URL ?? 'postgresql://x/').pathname)
+      problems.push('compose: AUDIT_READ_DATABASE_URL must name the database of DATABASE_URL');
+    if (JSON.stringify(composeEnv(services['broker-1'])) !== JSON.stringify(composeEnv(services['broker-2'])))
+      problems.push('compose: broker-1 and broker-2 settings differ');
+  } catch (err) {
+    problems.push(`compose: with docker/replica.env the brokers' settings are refused: ${(err as Error).message}`);
+  }
+  return problems;
+}
+
+/**
+ * Kubernetes: the replica is optional, outside the manifests `kubectl apply -f docker/k8s/` applies
+ * (docker/k8s/read-replica/): a StatefulSet made by pg_basebackup -R from the primary, a Service
+ * in front of it, and a patch that gives the Deployment AUDIT_READ_DATABASE_URL from its Secret.
+ */
+function k8sReplicaProblems(base: Yaml[], replicaDocs: Yaml[], patch: Yaml, dockerUid: number): string[] {
+  const problems: string[] = [];
+  const deployment = base.find((d) => d.kind === 'Deployment');
+  const namespace = base.find((d) => d.kind === 'Namespace')?.metadata.name;
+  if (base.some((d) => d.kind === 'StatefulSet')) problems.push('k8s: the default manifests must not run a database');
+  const brokerEnv = (d: Yaml): Yaml[] => d?.spec?.template?.spec?.containers?.[0]?.env ?? [];
+  if (brokerEnv(deployment).some((e) => e.name === 'AUDIT_READ_DATABASE_URL'))
+    problems.push('k8s: by default the brokers read the audit trail from the primary (no AUDIT_READ_DATABASE_URL)');
+
+  const set = replicaDocs.find((d) => d.kind === 'StatefulSet');
+  const service = replicaDocs.find((d) => d.kind === 'Service');
+  if (!set || !service) return [...problems, 'k8s: read-replica needs a StatefulSet and a Service'];
+  for (const d of [set, service]) if (d.metadata.namespace !== namespace) problems.push(`k8s: ${d.kind} ${d.metadata.name} is not in namespace ${namespace}`);
+  const pod = set.spec?.template?.spec ?? {};
+  const podLabels = set.spec?.template?.metadata?.labels;
+  if (!matches(set.spec?.selector?.matchLabels, podLabels)) problems.push('k8s: the replica StatefulSet selector does not match its pods');
+  if (!matches(service.spec?.selector, podLabels)) problems.push('k8s: the replica Service does not select the replica pods');
+  if (matches(deployment.spec?.selector?.matchLabels, podLabels)) problems.push('k8s: the replica pods carry the broker pods’ labels');
+  const postgres = (pod.containers ?? [])[0] ?? {};
+  const port = (postgres.ports ?? []).find((p: Yaml) => p.containerPort === 5432);
+  if (!port || !(service.spec?.ports ?? []).some((p: Yaml) => p.port === 5432 && (p.targetPort === 5432 || p.targetPort === port.name)))
+    problems.push('k8s: the replica Service must reach Postgres on 5432');
+  const init = [...(pod.initContainers ?? []), postgres].map((c: Yaml) => [joinWords(c.command), joinWords(c.args)].join(' ')).join(' ');
+  if (!/\bpg_basebackup\b/.test(init) || !/(--write-recovery-conf|\s-R)\b/.test(init))
+    problems.push('k8s: the replica must be made by pg_basebackup --write-recovery-conf (a standby of the primary)');
+  if (!/^postgres\b/.test(joinWords(postgres.command))) problems.push('k8s: the replica container must run postgres');
+  if (!postgres.readinessProbe) problems.push('k8s: the replica needs a readinessProbe');
+  if (!(set.spec?.volumeClaimTemplates ?? []).some((t: Yaml) => (postgres.volumeMounts ?? []).some((m: Yaml) => m.name === t.metadata?.name)))
+    problems.push('k8s: the replica needs a persistent volume for its data');
+  if (!(pod.securityContext?.runAsUser > 0)) problems.push('k8s: the replica pod must name its non-root uid (runAsUser)');
+  problems.push(
+    ...podSecurityProblems('replica', { ...pod, containers: [...(pod.initContainers ?? []), ...(pod.containers ?? [])] }, pod.securityContext?.runAsUser),
+  );
+
+  // The patch: AUDIT_READ_DATABASE_URL from the brokers' own Secret, and the patched Deployment still valid.
+  const container = (patch?.spec?.template?.spec?.containers ?? []).find((c: Yaml) => c.name === deployment.spec.template.spec.containers[0].name);
+  const entry = (container?.env ?? []).find((e: Yaml) => e.name === 'AUDIT_READ_DATABASE_URL');
+  const secretOf = (name: string) => brokerEnv(deployment).find((e) => e.name === name)?.valueFrom?.secretKeyRef?.name;
+  if (!entry?.valueFrom?.secretKeyRef || entry.valueFrom.secretKeyRef.name !== secretOf('DATABASE_URL'))
+    problems.push('k8s: the patch must take AUDIT_READ_DATABASE_URL from the Secret that holds DATABASE_URL');
+  const patched = JSON.parse(JSON.stringify(base)) as Yaml[];
+  const target = patched.find((d) => d.kind === 'Deployment').spec.template.spec.containers[0];
+  target.env = [...(target.env ?? []).filter((e: Yaml) => !(container?.env ?? []).some((p: Yaml) => p.name === e.name)), ...(container?.env ?? [])];
+  if (new URL(SECRET_SAMPLES.AUDIT_READ_DATABASE_URL).hostname !== `${service.metadata.name}.${namespace}.svc`)
+    problems.push('k8s: the Secret value the patch reads (docs/deployment.md) must name the replica Service');
+  problems.push(...k8sProblems(patched, dockerUid).map((p) => `with the read-replica patch, ${p}`));
+  return problems;
+}
+
+// ---------------------------------------------------------------------------------------------
 
 const DOCKERFILE = read('docker/Dockerfile');
 const COMPOSE_TEXT = read('docker/compose.yaml');
@@ -864,14 +1011,20 @@ function loadCompose(text: string): Yaml {
   // JSON round trip: YAML aliases would otherwise share one object between broker-1 and broker-2.
   return JSON.parse(JSON.stringify(parse(text, { merge: true })));
 }
-function loadK8s(): Yaml[] {
-  return K8S_FILES.flatMap((f) =>
-    parseAllDocuments(read('docker/k8s', f)).map((d) => {
-      if (d.errors.length) throw new Error(`${f}: ${d.errors[0].message}`);
+function loadYamlDocs(...path: string[]): Yaml[] {
+  return parseAllDocuments(read(...path))
+    .map((d) => {
+      if (d.errors.length) throw new Error(`${path.join('/')}: ${d.errors[0].message}`);
       return d.toJS();
-    }),
-  ).filter((d) => d !== null);
+    })
+    .filter((d) => d !== null);
 }
+function loadK8s(): Yaml[] {
+  return K8S_FILES.flatMap((f) => loadYamlDocs('docker/k8s', f));
+}
+const REPLICA_ENV_TEXT = read('docker/replica.env');
+const loadReplicaK8s = () => loadYamlDocs('docker/k8s/read-replica/postgres-replica.yaml');
+const loadReplicaPatch = () => loadYamlDocs('docker/k8s/read-replica/broker-patch.yaml')[0];
 const proxyFile = (path: string) => (existsSync(join(DOCKER, path)) ? readFileSync(join(DOCKER, path), 'utf8') : undefined);
 const dockerUid = () =>
   Number(
@@ -904,6 +1057,17 @@ describe('deployment artefacts (checked statically: no Docker engine or cluster 
 
   it('docker/k8s: Deployment, Service, HPA, PDB, migration Job, ServiceAccount for Vault Kubernetes auth, consistent with the image', () => {
     expect(k8sProblems(loadK8s(), dockerUid())).toEqual([]);
+  });
+
+  it('an optional streaming read replica for auditor reads: compose profile "replica" (docker/replica.env), docker/k8s/read-replica; the default stack needs none', () => {
+    const compose = loadCompose(COMPOSE_TEXT);
+    expect(composeReplicaProblems(compose, REPLICA_ENV_TEXT, proxyFile)).toEqual([]);
+    expect([...activeServices(compose, [])]).not.toContain(REPLICA_SERVICE);
+    expect([...activeServices(compose, [REPLICA_PROFILE])]).toContain(REPLICA_SERVICE);
+    expect(brokerConfig(compose).AUDIT_READ_DATABASE_URL).toBeUndefined();
+    expect(k8sReplicaProblems(loadK8s(), loadReplicaK8s(), loadReplicaPatch(), dockerUid())).toEqual([]);
+    // `kubectl apply -f docker/k8s/` does not descend into read-replica/.
+    expect(K8S_FILES.some((f) => f.includes('replica'))).toBe(false);
   });
 
   it('the production build (npm run build, in the image) compiles no sandbox, embedded runner, script or bench', () => {
@@ -1066,6 +1230,57 @@ describe('the deployment checks catch broken artefacts', () => {
     expect(broken((c) => (c.services.migrate.build.dockerfile = 'Dockerfile'))).toContainEqual(expect.stringMatching(/migrate must build docker\/Dockerfile/));
     expect(broken((c) => (c.services['broker-2'].build = { context: '.', dockerfile: 'Dockerfile' }))).toContainEqual(
       expect.stringMatching(/broker-2 must build docker\/Dockerfile/),
+    );
+  });
+
+  it('read replica: on by default, needed by default, not a standby, sharing the data volume, wired elsewhere', () => {
+    const broken = (edit: (c: Yaml) => void, env = REPLICA_ENV_TEXT, file = proxyFile) => {
+      const c = loadCompose(COMPOSE_TEXT);
+      edit(c);
+      return composeReplicaProblems(c, env, file);
+    };
+    expect(broken((c) => delete c.services[REPLICA_SERVICE].profiles)).toContainEqual(expect.stringMatching(/must be in the profile replica only/));
+    expect(broken((c) => delete c.services['broker-1'].depends_on[REPLICA_SERVICE].required)).toContainEqual(
+      expect.stringMatching(/broker-1 needs postgres-replica, which the default stack does not start/),
+    );
+    expect(
+      broken((c) => BROKERS.forEach((b) => (c.services[b].environment.AUDIT_READ_DATABASE_URL = 'postgresql://broker@postgres-replica:5432/broker'))),
+    ).toContainEqual(expect.stringMatching(/without docker\/replica\.env the brokers must read the audit trail from the primary/));
+    expect(broken(() => undefined, REPLICA_ENV_TEXT.replace('@postgres-replica:', '@postgres:'))).toContainEqual(
+      expect.stringMatching(/AUDIT_READ_DATABASE_URL must point at postgres-replica/),
+    );
+    expect(broken(() => undefined, REPLICA_ENV_TEXT.replace(/^COMPOSE_PROFILES=.*$/m, ''))).toContainEqual(
+      expect.stringMatching(/turn on the profile replica/),
+    );
+    expect(broken((c) => (c.services[REPLICA_SERVICE].command = ['exec postgres']))).toContainEqual(expect.stringMatching(/made by pg_basebackup/));
+    expect(broken((c) => (c.services[REPLICA_SERVICE].volumes = ['pgdata:/var/lib/postgresql/data']))).toContainEqual(
+      expect.stringMatching(/needs a data volume of its own/),
+    );
+    const noReplication = (path: string) => proxyFile(path)?.replace(/^host\s+replication.*$/m, '');
+    expect(broken(() => undefined, REPLICA_ENV_TEXT, noReplication)).toContainEqual(expect.stringMatching(/postgres must accept replication connections/));
+    expect(broken((c) => delete c.services.postgres.command)).toContainEqual(expect.stringMatching(/postgres must accept replication connections/));
+
+    const k8sBroken = (edit: (base: Yaml[], replica: Yaml[], patch: Yaml) => void) => {
+      const [base, replica, patch] = [loadK8s(), loadReplicaK8s(), loadReplicaPatch()];
+      edit(base, replica, patch);
+      return k8sReplicaProblems(base, replica, patch, dockerUid());
+    };
+    const set = (docs: Yaml[]) => docs.find((d) => d.kind === 'StatefulSet');
+    expect(k8sBroken((base, replica) => base.push(set(replica)))).toContainEqual('k8s: the default manifests must not run a database');
+    expect(k8sBroken((_, __, patch) => (patch.spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.name = 'other'))).toContainEqual(
+      expect.stringMatching(/from the Secret that holds DATABASE_URL/),
+    );
+    expect(k8sBroken((_, __, patch) => (patch.spec.template.spec.containers[0].name = 'api'))).toContainEqual(
+      expect.stringMatching(/from the Secret that holds DATABASE_URL/),
+    );
+    expect(k8sBroken((_, replica) => (replica.find((d) => d.kind === 'Service').spec.selector = { app: 'db' }))).toContainEqual(
+      'k8s: the replica Service does not select the replica pods',
+    );
+    expect(k8sBroken((_, replica) => delete set(replica).spec.template.spec.initContainers)).toContainEqual(
+      expect.stringMatching(/made by pg_basebackup --write-recovery-conf/),
+    );
+    expect(k8sBroken((_, replica) => (set(replica).spec.template.spec.containers[0].securityContext.readOnlyRootFilesystem = false))).toContainEqual(
+      expect.stringMatching(/replica container postgres needs readOnlyRootFilesystem/),
     );
   });
 
