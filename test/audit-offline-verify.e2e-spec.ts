@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { runAuditVerifyExport } from '../src/audit/seal/offline-verifier';
-import { seedEvents } from './support/audit-seeding';
+import { asOwnerBypassingTriggers, seedEvents } from './support/audit-seeding';
 import { BrokerHarness, type TestDevice } from './support/broker-harness';
 
 interface SealLine {
@@ -178,6 +178,31 @@ describe('npm run cli -- audit:verify-export (offline)', () => {
     const seals = clean.seals.map((s) => ({ ...s }));
     seals[0].sealedAt = '2030-01-01T00:00:00.000Z';
     expect(await run('edited-seal', { seals })).toEqual({ exitCode: 1, output: 'FAILED: altered-seal in seal 1: The seal’s fields do not match its hash.' });
+  });
+
+  it('exits 1 naming a row forged in the database under a sealed id, which the export carries beside the sealed one (as the broker’s verify names it)', async () => {
+    const { id } = sealedEvent('2');
+    // audit_event's key is (id, occurred_at): an INSERT that names a sealed id with another time is a second row, not a conflict.
+    await h.db.query(
+      `INSERT INTO audit_event
+       SELECT (jsonb_populate_record(e, jsonb_build_object('occurred_at', e.occurred_at - interval '40 days', 'outcome', 'success'))).*
+         FROM audit_event e WHERE e.id = $1::bigint`,
+      [id],
+    );
+    try {
+      const events = (await download('/v1/audit/events/export?format=ndjson', 'with-forged-row.ndjson')).split('\n').filter((l) => l !== '');
+      expect(events.filter((l) => idOf(l) === id)).toHaveLength(2);
+      expect(await run('forged-row', { events })).toEqual({
+        exitCode: 1,
+        output: `FAILED: unexpected-event event ${id} in seal 2: The event appears twice in the export.`,
+      });
+
+      const auditor = h.operatorToken(['auditor'], { subject: 'auditor@example.com' });
+      const online = await request(`${h.baseUrl}/v1/audit/verify`, { headers: { authorization: `Bearer ${auditor}` } });
+      expect(await online.body.json()).toMatchObject({ ok: false, problem: { kind: 'unexpected-event', sealSeq: '2', eventId: id } });
+    } finally {
+      await asOwnerBypassingTriggers(h.db, 'audit_event', `DELETE FROM audit_event WHERE id = $1::bigint AND outcome = 'success'`, [id]);
+    }
   });
 
   it('answers a usage error with 64 and unreadable inputs with 1, naming them', async () => {

@@ -124,6 +124,76 @@ describe('sealing and verify read only the partitions of their events’ time', 
     }
   });
 
+  it('finds a row forged under a sealed event’s id, in another partition or in the seal’s own span, and reads only that seal over every partition', async () => {
+    const verifier = h.app.get(AuditVerifier);
+    expect(await verifier.verify({})).toMatchObject({ ok: true });
+    // The seal of the events of 180 days ago: none of its span's partitions holds anything of 20 days ago.
+    const [seal] = await h.db.query<{ seq: string; first: string; last: string; gaps: unknown[] }>(
+      `SELECT seq::text, first_event_id::text AS first, last_event_id::text AS last, gaps FROM audit_seal ORDER BY seq LIMIT 1`,
+    );
+    expect(seal.gaps).toEqual([]);
+    const id = String(BigInt(seal.first) + 5n);
+    // Only an INSERT that names the id can do this (the sequence never hands out an id twice), as the table owner.
+    const forge = (at: string, params: unknown[]) =>
+      h.db.query(
+        `INSERT INTO audit_event SELECT (jsonb_populate_record(e, jsonb_build_object('occurred_at', ${at}, 'outcome', 'success'))).* FROM audit_event e WHERE e.id = $1::bigint`,
+        [id, ...params],
+      );
+    const unforge = (at: string, params: unknown[]) =>
+      asOwnerBypassingTriggers(h.db, 'audit_event', `DELETE FROM audit_event WHERE id = $1::bigint AND occurred_at ${at}`, [id, ...params]);
+    const [original] = await h.db.query<{ at: string }>(
+      `SELECT to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at FROM audit_event WHERE id = $1::bigint`,
+      [id],
+    );
+    // Named, with the time of each of its rows, in the auditor's words.
+    const twice = (forgedAt: string) => ({
+      ok: false,
+      problem: {
+        kind: 'unexpected-event',
+        sealSeq: seal.seq,
+        eventId: id,
+        detail: expect.stringMatching(
+          new RegExp(
+            `^The event id appears twice: .* Its rows occurred at (${original.at} and ${forgedAt}|${forgedAt} and ${original.at}); the seal’s events span `,
+          ),
+        ),
+      },
+    });
+
+    const forgedAt = new Date(Date.now() - 20 * DAY).toISOString();
+    await forge('$2::timestamptz', [forgedAt]);
+    expect(await partitionsHolding(h, id, id)).toHaveLength(2);
+    const verifying = recordingRepository(h);
+    expect(await new AuditVerifier(verifying.repo, h.app.get(SealSigner)).verify({})).toMatchObject(twice(forgedAt));
+    // Every seal was read within its span; only the one holding the forged id again, over every partition.
+    const unbounded = verifying.reads.filter((r) => !r.text.includes('occurred_at >='));
+    expect(unbounded).toHaveLength(1);
+    expect(unbounded[0].values).toEqual([seal.first, seal.last]);
+    // A verify of a range without that seal is not concerned.
+    const [second] = await h.db.query<{ min: Date }>(`SELECT min_occurred_at AS min FROM audit_seal ORDER BY seq OFFSET 1 LIMIT 1`);
+    expect(await verifier.verify({ from: second.min.toISOString() })).toMatchObject({ ok: true, firstSealSeq: String(BigInt(seal.seq) + 1n) });
+    // Still the first problem in the chain when a later seal fails too.
+    const [later] = await h.db.query<{ seq: string; last: string }>(`SELECT seq::text, last_event_id::text AS last FROM audit_seal ORDER BY seq DESC LIMIT 1`);
+    const edit = (outcome: string) =>
+      asOwnerBypassingTriggers(h.db, 'audit_event', `UPDATE audit_event SET outcome = $2 WHERE id = $1::bigint`, [later.last, outcome]);
+    const [{ outcome }] = await h.db.query<{ outcome: string }>(`SELECT outcome FROM audit_event WHERE id = $1::bigint`, [later.last]);
+    await edit('success');
+    expect(await verifier.verify({})).toMatchObject(twice(forgedAt));
+    expect(await verifier.verify({ from: second.min.toISOString() })).toMatchObject({
+      problem: { kind: 'altered-event', sealSeq: later.seq, eventId: later.last },
+    });
+    await edit(outcome);
+    await unforge(`> $2::timestamptz`, [new Date(Date.now() - 30 * DAY).toISOString()]);
+    expect(await verifier.verify({})).toMatchObject({ ok: true });
+
+    // The same id a millisecond after the original: in the span the seal's read covers.
+    await forge(`e.occurred_at + interval '1 millisecond'`, []);
+    expect(await partitionsHolding(h, id, id)).toHaveLength(1);
+    expect(await verifier.verify({})).toMatchObject(twice(new Date(Date.parse(original.at) + 1).toISOString()));
+    await unforge(`= (SELECT max(occurred_at) FROM audit_event WHERE id = $1::bigint)`, []);
+    expect(await verifier.verify({})).toMatchObject({ ok: true });
+  });
+
   it('seals and verifies events whose occurred_at is earlier than sealed events with lower ids, and still finds tampering', async () => {
     const now = Date.now();
     const trail = h.app.get(AuditTrail);

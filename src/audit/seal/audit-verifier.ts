@@ -4,7 +4,7 @@ import type { EventRow } from '../event-row';
 import { checkSealEvents, checkSealLink, checkSealSignature, type ChainLink, type HashedEvent, type VerifyProblem } from './seal-check';
 import { GENESIS_HASH, HMAC_SEAL_VERSION, rowHash } from './seal-format';
 import { type SealVerificationKey, verificationKeyFromJwk } from './seal-keys';
-import { AUDIT_READ_SEALS, SealRepository, type StoredSeal } from './seal.repository';
+import { AUDIT_READ_SEALS, type EventCensus, SealRepository, type StoredSeal } from './seal.repository';
 import { SealSigner } from './seal-signer';
 
 export type { VerifyProblem, VerifyProblemKind } from './seal-check';
@@ -31,6 +31,8 @@ export interface VerifyReport {
 }
 
 const SEALS_PER_READ = 20;
+
+type SeqRange = { first: bigint; last: bigint };
 
 /** Recomputes the seal chain over a time range and reports the first missing or altered event or seal. */
 @Injectable()
@@ -66,18 +68,30 @@ export class AuditVerifier {
       newestSeal: null,
       unsealedEvents: 0,
     };
-    const fail = (problem: VerifyProblem): VerifyReport => Object.assign(report, { ok: false, problem });
-
     const [seqs, newest] = await Promise.all([this.repo.seqRange(range.from, range.to), this.newestSeal()]);
     report.newestSeal = newest;
-    // Before the first seal every event is unsealed: counted from id 0, not left at 0.
-    report.unsealedEvents = await this.repo.countEventsAfter(newest ? BigInt(newest.lastEventId) : 0n);
-    if (!seqs) return report;
+    // Counted beside the seal-by-seal reads. Before the first seal every event is unsealed: counted from id 0.
+    const census = this.repo.eventCensus(seqs, newest ? BigInt(newest.lastEventId) : 0n);
+    census.catch(() => undefined);
+    const chain = seqs ? await this.checkChain(seqs, report) : undefined;
+    const counts = await census;
+    report.unsealedEvents = counts.unsealed;
+    const problem = seqs && chain ? await this.firstProblem(seqs, chain, counts) : undefined;
+    return problem ? Object.assign(report, { ok: false, problem }) : report;
+  }
+
+  /**
+   * The seals first..last in order: each present, linked to the one before, signed, and its events
+   * exactly those sealed. Stops at the first problem; `checkedThrough` is the last event id of the
+   * last seal that passed.
+   */
+  private async checkChain(seqs: SeqRange, report: VerifyReport): Promise<{ problem?: VerifyProblem; checkedThrough: bigint }> {
     const keys = await this.publishedKeys();
     report.firstSealSeq = String(seqs.first);
     report.lastSealSeq = String(seqs.last);
 
     let prev: ChainLink = { hash: GENESIS_HASH, lastEventId: 0n, signedBefore: false };
+    const fail = (problem: VerifyProblem) => ({ problem, checkedThrough: prev.lastEventId });
     if (seqs.first > 1n) {
       const anchor = await this.repo.anchor(seqs.first - 1n);
       if (!anchor) {
@@ -120,14 +134,45 @@ export class AuditVerifier {
         return fail({ kind: 'missing-seal', sealSeq: String(expectedSeq), detail: `Seal ${expectedSeq} is missing from the chain.` });
       }
     }
-    return report;
+    return { checkedThrough: prev.lastEventId };
+  }
+
+  /**
+   * The seal-by-seal reads see only each seal's time span: a row written under a sealed event's id
+   * with a time outside that span (audit_event's key is id and occurred_at) is in none of them.
+   * The census counts every row of the seals' id range in every partition: more rows than the
+   * seals count means such a row exists. The lowest id held twice among the seals that passed is
+   * then found, and its seal read over every partition names it; that comes before a problem the
+   * chain found later on. A difference no second row explains (the rows changed while verify ran)
+   * is a problem too, unless the chain already named one.
+   */
+  private async firstProblem(
+    seqs: SeqRange,
+    chain: { problem?: VerifyProblem; checkedThrough: bigint },
+    counts: EventCensus,
+  ): Promise<VerifyProblem | undefined> {
+    if (counts.rows === counts.sealed) return chain.problem;
+    if (counts.firstEventId !== null && chain.checkedThrough >= counts.firstEventId) {
+      const id = await this.repo.firstDuplicateId(counts.firstEventId, chain.checkedThrough);
+      const seal = id === null ? undefined : await this.repo.sealCovering(id);
+      const problem = seal ? await this.checkEveryPartition(seal) : undefined;
+      if (problem) return problem;
+    }
+    return (
+      chain.problem ?? {
+        kind: counts.rows > counts.sealed ? 'unexpected-event' : 'missing-event',
+        sealSeq: String(seqs.first),
+        detail: `Seals ${seqs.first}..${seqs.last} count ${counts.sealed} events, but ${counts.rows} rows carry ids in their range, and no single event could be named (did the trail change while verify ran?).`,
+      }
+    );
   }
 
   /**
    * A seal's events, from the partitions of its signed time span only (audit_event is partitioned
    * by occurred_at; the id range alone would probe every partition). An event moved out of that
-   * span is then absent and reported. A seal with gaps is read from every partition: an event
-   * written later into one of its gaps is reported whatever time it claims.
+   * span is then absent and reported; a second row under a sealed id outside the span is found by
+   * the census (firstProblem). A seal with gaps is read from every partition: an event written
+   * later into one of its gaps is reported whatever time it claims.
    */
   private readEvents(seal: StoredSeal | undefined): Promise<EventRow[] | undefined> {
     if (!seal) return Promise.resolve(undefined);
@@ -141,8 +186,15 @@ export class AuditVerifier {
   /** Once a problem is found in the span's events, the whole id range names it exactly (an event moved in time is altered, not gone). */
   private async checkEvents(seal: StoredSeal, inSpan: EventRow[]): Promise<VerifyProblem | undefined> {
     const problem = checkSealEvents(seal, hashed(inSpan));
-    if (!problem || seal.gaps.length > 0) return problem;
-    return checkSealEvents(seal, hashed(await this.repo.eventsBetween(BigInt(seal.firstEventId), BigInt(seal.lastEventId))));
+    if (!problem) return undefined;
+    return seal.gaps.length > 0 ? withRowTimes(problem, seal, inSpan) : this.checkEveryPartition(seal);
+  }
+
+  /** The seal's events read by id range alone, from every partition. */
+  private async checkEveryPartition(seal: StoredSeal): Promise<VerifyProblem | undefined> {
+    const rows = await this.repo.eventsBetween(BigInt(seal.firstEventId), BigInt(seal.lastEventId));
+    const problem = checkSealEvents(seal, hashed(rows));
+    return problem && withRowTimes(problem, seal, rows);
   }
 
   private async newestSeal(): Promise<VerifyReport['newestSeal']> {
@@ -178,4 +230,14 @@ function hashed(rows: EventRow[]): HashedEvent[] {
   const out = new Array<HashedEvent>(rows.length);
   for (let i = 0; i < rows.length; i++) out[i] = { id: BigInt(rows[i][0] as string), hash: rowHash(rows[i]) };
   return out;
+}
+
+/** A problem naming an id that two or more rows carry, told when each occurred and what span the seal signed. */
+function withRowTimes(problem: VerifyProblem, seal: StoredSeal, rows: EventRow[]): VerifyProblem {
+  const times = rows.filter((r) => r[0] === problem.eventId).map((r) => r[1] as string);
+  if (times.length < 2) return problem;
+  return {
+    ...problem,
+    detail: `${problem.detail} Its rows occurred at ${times.join(' and ')}; the seal’s events span ${seal.minOccurredAt} to ${seal.maxOccurredAt}.`,
+  };
 }

@@ -104,8 +104,9 @@ export function checkSealSignature(seal: SealRecord, keys: ReadonlyMap<string, S
 }
 
 /**
- * The events of one seal, in id order: exactly the ids its range and gaps name, each matching its
- * locator, all together its events digest. Names the first missing, unexpected or altered event.
+ * The events of one seal, in id order: exactly the ids its range and gaps name, each once and
+ * matching its locator, all together its events digest. Names the first missing, unexpected
+ * (a second row under an id included) or altered event.
  */
 export function checkSealEvents(seal: SealRecord, events: readonly HashedEvent[]): VerifyProblem | undefined {
   const at = (kind: VerifyProblemKind, eventId: bigint | string, detail: string): VerifyProblem => ({
@@ -121,6 +122,10 @@ export function checkSealEvents(seal: SealRecord, events: readonly HashedEvent[]
     const event = events[i];
     if (event !== undefined && event.id < id) return at('unexpected-event', event.id, 'An event the seal says did not exist when it was sealed.');
     if (event === undefined || event.id > id) return at('missing-event', id, 'A sealed event is gone.');
+    // Ids come from a sequence, once each: a second row under one (the key is id and occurred_at) was written naming it.
+    if (events[i + 1]?.id === id) {
+      return at('unexpected-event', id, 'The event id appears twice: every id is handed out once, so one of the two rows was written later under a sealed id.');
+    }
     if (k >= seal.eventCount) return at('altered-seal', id, 'The seal lists more events than it counts.');
     if (event.hash.compare(seal.locators, k * LOCATOR_BYTES, (k + 1) * LOCATOR_BYTES, 0, LOCATOR_BYTES) !== 0) {
       return at('altered-event', id, 'The event differs from what was sealed.');

@@ -32,6 +32,18 @@ type SealRow = Omit<StoredSeal, 'locators' | 'gaps' | 'version' | 'eventCount' |
   eventCount: number | string;
 };
 
+/** Rows and counts verify checks the seals against (SealRepository.eventCensus). */
+export interface EventCensus {
+  /** The first event id of the first seal counted; null when there is none. */
+  firstEventId: bigint | null;
+  /** Rows whose id lies in the seals' id range. */
+  rows: bigint;
+  /** Events the seals count. */
+  sealed: bigint;
+  /** Events after the newest seal. */
+  unsealed: number;
+}
+
 /** The SealRepository on the auditor reads' database (a read replica when AUDIT_READ_DATABASE_URL is set): verify and seal exports. */
 export const AUDIT_READ_SEALS = Symbol('AUDIT_READ_SEALS');
 
@@ -160,14 +172,7 @@ export class SealRepository {
       String(first),
       String(last),
     ]);
-    return rows.map((r) => ({
-      ...r,
-      version: Number(r.version),
-      eventCount: Number(r.eventCount),
-      gaps: JSON.parse(r.gaps) as Array<[string, string]>,
-      signature: Buffer.from(r.signature, 'hex'),
-      locators: Buffer.from(r.locators, 'hex'),
-    }));
+    return rows.map(storedSeal);
   }
 
   /**
@@ -226,10 +231,43 @@ export class SealRepository {
       : { hash: rows[0].hash, lastEventId: BigInt(rows[0].last), version: rows[0].version === null ? null : Number(rows[0].version) };
   }
 
-  /** Events with an id above `id`: after the newest seal's last event, or all of them (0) before the first seal. */
-  async countEventsAfter(id: bigint): Promise<number> {
-    const [row] = await this.sql.query<{ n: number }>('SELECT count(*)::int AS n FROM audit_event WHERE id > $1::bigint', [String(id)]);
-    return Number(row.n);
+  /**
+   * What verify compares with the seals, in one statement (one snapshot): the rows, in every
+   * partition, whose id lies in the id range of seals `seals.first`..`seals.last` (an index-only
+   * count on the key); the events those seals count; and the events with an id above `after` (the
+   * newest seal's last event, or 0 before the first seal). audit_event's key is (id, occurred_at),
+   * so a row written with a sealed event's id and another time is a second row under that id: it
+   * makes `rows` exceed `sealed`, whatever partition it is in.
+   */
+  async eventCensus(seals: { first: bigint; last: bigint } | null, after: bigint): Promise<EventCensus> {
+    const [row] = await this.sql.query<{ first: string | null; rows: string; sealed: string; unsealed: string }>(
+      `SELECT r.first::text AS first,
+              (SELECT count(*) FROM audit_event e WHERE e.id >= r.first AND e.id <= r.last)::text AS rows,
+              (SELECT coalesce(sum(s.event_count), 0) FROM audit_seal s WHERE s.seq >= $1::bigint AND s.seq <= $2::bigint)::text AS sealed,
+              (SELECT count(*) FROM audit_event e WHERE e.id > $3::bigint)::text AS unsealed
+         FROM (SELECT (SELECT first_event_id FROM audit_seal WHERE seq = $1::bigint) AS first,
+                      (SELECT last_event_id FROM audit_seal WHERE seq = $2::bigint) AS last) r`,
+      [seals === null ? null : String(seals.first), seals === null ? null : String(seals.last), String(after)],
+    );
+    return { firstEventId: row.first === null ? null : BigInt(row.first), rows: BigInt(row.rows), sealed: BigInt(row.sealed), unsealed: Number(row.unsealed) };
+  }
+
+  /** The lowest id that more than one row carries, with first <= id <= last (every partition); null when none does. */
+  async firstDuplicateId(first: bigint, last: bigint): Promise<bigint | null> {
+    const rows = await this.sql.query<{ id: string }>(
+      `SELECT e.id::text AS id FROM audit_event e WHERE e.id >= $1::bigint AND e.id <= $2::bigint GROUP BY e.id HAVING count(*) > 1 ORDER BY e.id LIMIT 1`,
+      [String(first), String(last)],
+    );
+    return rows.length === 0 ? null : BigInt(rows[0].id);
+  }
+
+  /** The seal whose id range holds event `id`, if one does. */
+  async sealCovering(id: bigint): Promise<StoredSeal | undefined> {
+    const [row] = await this.sql.query<SealRow>(
+      `SELECT ${SEAL_COLUMNS} FROM audit_seal s WHERE s.first_event_id <= $1::bigint ORDER BY s.first_event_id DESC LIMIT 1`,
+      [String(id)],
+    );
+    return row && BigInt(row.lastEventId) >= id ? storedSeal(row) : undefined;
   }
 
   /** One call of the database's purge function; null when nothing has expired. */
@@ -241,4 +279,15 @@ export class SealRepository {
     ]);
     return row.result === null ? null : (JSON.parse(row.result) as Record<string, unknown>);
   }
+}
+
+function storedSeal(r: SealRow): StoredSeal {
+  return {
+    ...r,
+    version: Number(r.version),
+    eventCount: Number(r.eventCount),
+    gaps: JSON.parse(r.gaps) as Array<[string, string]>,
+    signature: Buffer.from(r.signature, 'hex'),
+    locators: Buffer.from(r.locators, 'hex'),
+  };
 }
