@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Config } from '../config/config.schema';
 
 /** What /console/config.json tells the app about signing in; no secret is ever in it. */
@@ -28,19 +30,25 @@ export function consoleSignIn(c: Config): ConsoleSignIn {
 }
 
 /**
- * The console's Content-Security-Policy: scripts from the broker only (no inline script, no
- * eval), API calls to the broker and the IdP's origin, never framed, no base-URI
- * games, forms post to the broker only.
+ * The console's Content-Security-Policy: scripts and styles from the broker only (no inline
+ * script, no eval, no 'unsafe-inline' styles), API calls to the broker and the IdP's origin, never
+ * framed, no base-URI games, forms post to the broker only. `styleNonce` (see consoleStyleNonce)
+ * admits the two <style> elements React Aria inserts itself, and nothing written in markup.
  */
-export function consoleCsp(c: Config): Record<string, string[]> {
+export function consoleCsp(
+  c: Config,
+  styleNonce: (res: ServerResponse) => string,
+): Record<string, Array<string | ((req: IncomingMessage, res: ServerResponse) => string)>> {
   const signIn = consoleSignIn(c);
   const idp = signIn.oidc ? [new URL(signIn.oidc.authority).origin] : [];
   return {
     defaultSrc: ["'none'"],
     scriptSrc: ["'self'"],
-    // Style attributes only: React Aria and Recharts position overlays and charts with inline styles,
-    // which cannot run code; scripts stay 'self' alone.
-    styleSrc: ["'self'", "'unsafe-inline'"],
+    // React and Recharts set inline styles through the CSSOM (element.style), which CSP does not
+    // govern. React Aria also inserts <style> elements (touch-action on pressable elements; on iOS,
+    // overscroll containment under a modal), carrying the nonce of the page's
+    // <meta property="csp-nonce">: a fresh one per response of index.html.
+    styleSrc: ["'self'", (_req, res) => `'nonce-${styleNonce(res)}'`],
     imgSrc: ["'self'", 'data:'],
     fontSrc: ["'self'"],
     connectSrc: ["'self'", ...idp],
@@ -50,5 +58,18 @@ export function consoleCsp(c: Config): Record<string, string[]> {
     formAction: ["'self'", ...idp],
     baseUri: ["'none'"],
     objectSrc: ["'none'"],
+  };
+}
+
+/** The placeholder in console/index.html's <meta property="csp-nonce"> that each response fills in. */
+export const STYLE_NONCE_PLACEHOLDER = 'CONSOLE_STYLE_NONCE';
+
+/** One style nonce per response: 128 random bits, made when the CSP header is written. */
+export function consoleStyleNonce(): (res: ServerResponse) => string {
+  const nonces = new WeakMap<ServerResponse, string>();
+  return (res) => {
+    let nonce = nonces.get(res);
+    if (!nonce) nonces.set(res, (nonce = randomBytes(16).toString('base64')));
+    return nonce;
   };
 }

@@ -4,7 +4,17 @@ import { AuditSealer } from '../../src/audit/seal/audit-sealer';
 import { SealRepository } from '../../src/audit/seal/seal.repository';
 import { asOwnerBypassingTriggers } from '../support/audit-seeding';
 import { SECOND_TERMINAL, TERMINAL, type BrokerHarness, type TestDevice } from '../support/broker-harness';
-import { devSignIn, launchChromium, navLinks, newPage, removeDir, seriousViolations, shownEventIds, startConsoleBroker } from './support/console-browser';
+import {
+  cspViolations,
+  devSignIn,
+  launchChromium,
+  navLinks,
+  newPage,
+  removeDir,
+  seriousViolations,
+  shownEventIds,
+  startConsoleBroker,
+} from './support/console-browser';
 
 /**
  * The operator console in Chromium against a real broker on Postgres, signed in with the
@@ -72,7 +82,7 @@ describe('operator console (development sign-in, Chromium)', () => {
     expect(await page.getByTestId('event-table').count()).toBe(0);
   });
 
-  it('renders every screen with no serious or critical accessibility violation', async () => {
+  it('renders every screen with no serious or critical accessibility violation and no CSP violation', async () => {
     await devSignIn(page, `${h.baseUrl}/console/`, ['admin', 'auditor']);
     const screens: Array<[string, string]> = [
       ['Audit', 'table'],
@@ -93,15 +103,27 @@ describe('operator console (development sign-in, Chromium)', () => {
       else await page.locator(marker).first().waitFor();
       expect(await page.getByRole('alert').count()).toBe(0);
       expect({ screen: name, violations: await seriousViolations(page) }).toEqual({ screen: name, violations: [] });
+      expect({ screen: name, csp: await cspViolations(page) }).toEqual({ screen: name, csp: [] });
     }
     await page.getByRole('navigation', { name: 'Console' }).getByRole('link', { name: 'Devices' }).click();
     await page.getByRole('link', { name: 'test-pos' }).first().click();
     await page.getByRole('heading', { name: 'Keys' }).waitFor();
     await page.getByTestId('event-table').waitFor();
     expect({ screen: 'device', violations: await seriousViolations(page) }).toEqual({ screen: 'device', violations: [] });
+    expect({ screen: 'device', csp: await cspViolations(page) }).toEqual({ screen: 'device', csp: [] });
+    // The recorder hears a refusal when there is one (on a page of its own): markup styles are refused.
+    const probe = await context.newPage();
+    await probe.goto(`${h.baseUrl}/console/`);
+    await probe.getByRole('heading', { name: 'Sign in' }).waitFor();
+    await probe.evaluate(`document.body.insertAdjacentHTML('beforeend', '<p id="csp-probe" style="color: rgb(255, 0, 0)">probe</p>')`);
+    await expect(probe.evaluate<string>(`getComputedStyle(document.getElementById('csp-probe')).color`)).resolves.not.toBe('rgb(255, 0, 0)');
+    await probe.waitForFunction('window.__cspViolations.length > 0');
+    await expect(cspViolations(probe)).resolves.toEqual([expect.stringMatching(/^style-src(-attr)? refused inline at <p>/)]);
+    await probe.close();
     await page.getByRole('button', { name: 'Sign out' }).click();
     await page.getByRole('heading', { name: 'Sign in' }).waitFor();
     expect({ screen: 'sign-in', violations: await seriousViolations(page) }).toEqual({ screen: 'sign-in', violations: [] });
+    expect({ screen: 'sign-in', csp: await cspViolations(page) }).toEqual({ screen: 'sign-in', csp: [] });
   });
 
   it('filters the explorer through the URL and shows exactly the rows the API returns', async () => {

@@ -29,6 +29,14 @@ describe('console serving (HTTP)', () => {
         .map(([k, ...v]) => [k, v]),
     );
     expect(directives['script-src']).toEqual(["'self'"]);
+    // Styles: the built stylesheet, and <style> elements with this response's nonce (React Aria's);
+    // never 'unsafe-inline' (no style="" in markup; React's CSSOM styles need no allowance).
+    expect(directives['style-src']).toEqual(["'self'", expect.stringMatching(/^'nonce-[A-Za-z0-9+/]{22}==?'$/)]);
+    expect(csp).not.toContain("'unsafe-inline'");
+    expect(csp).not.toContain("'unsafe-eval'");
+    const nonce = directives['style-src'][1].slice("'nonce-".length, -1);
+    expect(index.text).toContain(`<meta property="csp-nonce" nonce="${nonce}"`);
+    expect(index.text).not.toContain('CONSOLE_STYLE_NONCE');
     expect(directives['frame-ancestors']).toEqual(["'none'"]);
     expect(directives['connect-src']).toEqual(["'self'", 'https://idp.example.org']);
     expect(directives['object-src']).toEqual(["'none'"]);
@@ -45,10 +53,17 @@ describe('console serving (HTTP)', () => {
     expect(js.status).toBe(200);
     expect(js.headers['cache-control']).toMatch(/immutable/);
 
-    // A deep link (a shared explorer view) gets the app too.
+    // A deep link (a shared explorer view) gets the app too, with a nonce of its own.
     const deep = await h.send('GET', '/console/audit?terminalNumber=0882819014&outcome=issued');
     expect(deep.status).toBe(200);
-    expect(deep.text).toBe(index.text);
+    const deepNonce = /nonce="([^"]+)"/.exec(deep.text)![1];
+    expect(deepNonce).not.toBe(nonce);
+    expect(String(deep.headers['content-security-policy'])).toContain(`'nonce-${deepNonce}'`);
+    expect(deep.text.replace(deepNonce, nonce)).toBe(index.text);
+    // index.html by name is the same page, never the file with its placeholder.
+    const byName = await h.send('GET', '/console/index.html');
+    expect(byName.status).toBe(200);
+    expect(byName.text).not.toContain('CONSOLE_STYLE_NONCE');
     expect((await h.send('GET', '/console')).status).toBe(308);
     const missing = await h.send('GET', '/console/assets/nope.js');
     expect(missing.status).toBe(404);

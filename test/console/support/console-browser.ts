@@ -57,14 +57,34 @@ export function removeDir(dir: string | undefined): void {
 export function watchPage(page: Page): string[] {
   const problems: string[] = [];
   page.on('console', (m) => {
-    if (/Content Security Policy|Refused to/i.test(m.text())) problems.push(`console: ${m.text()}`);
+    if (/Content Security Policy|Refused to/i.test(m.text()))
+      problems.push(`console: ${m.text()} (${m.location().url}:${m.location().lineNumber}:${m.location().columnNumber})`);
   });
   page.on('pageerror', (e) => problems.push(`pageerror: ${e.message}`));
   return problems;
 }
 
+/**
+ * Installed before any page script (through the DevTools protocol, which the page's CSP does not
+ * govern): every `securitypolicyviolation` the document reports, kept for cspViolations().
+ */
+const RECORD_CSP_VIOLATIONS = `(() => {
+  const seen = (window.__cspViolations = []);
+  document.addEventListener('securitypolicyviolation', (e) => {
+    const at = e.target instanceof Element ? ' at <' + e.target.localName + (e.target.className ? ' class="' + e.target.className + '"' : '') + '>' : '';
+    const from = e.sourceFile ? ' from ' + e.sourceFile.replace(/^.*\\//, '') + ':' + e.lineNumber + ':' + e.columnNumber : '';
+    seen.push(e.effectiveDirective + ' refused ' + (e.blockedURI || 'inline') + at + from + ' on ' + location.host + location.pathname);
+  });
+})();`;
+
+/** The CSP violations the current document has reported so far (each directive and what it refused). */
+export async function cspViolations(page: Page): Promise<string[]> {
+  return page.evaluate<string[]>('window.__cspViolations ?? ["the CSP violation recorder is not installed"]');
+}
+
 export async function newPage(browser: Browser): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1360, height: 900 } });
+  await context.addInitScript(RECORD_CSP_VIOLATIONS);
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
   return { context, page, problems: watchPage(page) };
