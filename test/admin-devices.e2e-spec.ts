@@ -144,6 +144,72 @@ describe('admin API: devices', () => {
     expect((await admin('POST', `/v1/admin/devices/${randomUUID()}/disable`)).status).toBe(404);
   });
 
+  it('pages a filtered list by cursor: each device exactly once, newest first, stable while devices are enrolled', async () => {
+    const enrolled: string[] = [];
+    for (let i = 0; i < 7; i++) {
+      const key = deviceKey(i % 2 ? 'EdDSA' : 'ES256');
+      enrolled.push((await enroll(key, key.jwk, { name: `Keyset-${i}` })).body.id as string);
+    }
+    const other = deviceKey('ES256');
+    await enroll(other, other.jwk, { name: 'Not-in-the-filter' });
+    type Listed = { id: string; name: string; createdAt: string };
+    const seen: Listed[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res: HttpResult = await admin('GET', `/v1/admin/devices?name=keyset&limit=3${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(res.status).toBe(200);
+      expect(res.body.total).toBe(pages === 0 ? 7 : 8); // the count is of now; the pages stay put
+      seen.push(...(res.body.items as Listed[]));
+      cursor = res.body.nextCursor as string | null;
+      pages++;
+      // Enrolled while paging: newer than every page so far, so it shifts nothing.
+      if (pages === 1) await enroll(deviceKey('ES256'), undefined, { name: 'Keyset-late' }).then((r) => expect(r.status).toBe(201));
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(seen).toHaveLength(7);
+    expect(new Set(seen.map((d) => d.id))).toEqual(new Set(enrolled));
+    const order = [...seen].sort((a, b) => b.createdAt.localeCompare(a.createdAt) || (b.id < a.id ? -1 : b.id > a.id ? 1 : 0));
+    expect(seen).toEqual(order);
+    // The offset paging of existing callers answers with a cursor for the page after it too.
+    const listed = (res: HttpResult) => (res.body.items as Listed[]).map((d) => d.id);
+    const all = listed(await admin('GET', '/v1/admin/devices?name=keyset&limit=100'));
+    expect(all).toHaveLength(8);
+    expect(all.slice(1)).toEqual(seen.map((d) => d.id));
+    const byOffset = await admin('GET', '/v1/admin/devices?name=keyset&limit=2&offset=1');
+    expect(listed(byOffset)).toEqual(all.slice(1, 3));
+    const afterOffset = await admin('GET', `/v1/admin/devices?name=keyset&limit=2&cursor=${byOffset.body.nextCursor as string}`);
+    expect(listed(afterOffset)).toEqual(all.slice(3, 5));
+  });
+
+  it('refuses malformed, edited and foreign cursors with 400 problem+json', async () => {
+    const first = await admin('GET', '/v1/admin/devices?limit=1');
+    const cursor = first.body.nextCursor as string;
+    expect(cursor).toEqual(expect.any(String));
+    const decoded = Buffer.from(cursor, 'base64url').toString('utf8');
+    const edited = Buffer.from(
+      decoded.replace(/\.(\d+)\./, (_, ms: string) => `.${Number(ms) + 1}.`),
+      'utf8',
+    ).toString('base64url');
+    const cases: Array<[string, RegExp]> = [
+      ['not a cursor!', /not a cursor this API issued/],
+      ['bm9wZQ', /not a cursor this API issued/],
+      [cursor.slice(0, -4), /not a cursor this API issued/],
+      [edited, /not a cursor this API issued/],
+      [`${cursor}&status=active`, /other filters/],
+      [`${cursor}&offset=5`, /offset/],
+      ['x'.repeat(300), /cursor/],
+    ];
+    for (const [value, message] of cases) {
+      const [c, ...rest] = value.split('&');
+      const res = await admin('GET', `/v1/admin/devices?limit=1&cursor=${encodeURIComponent(c)}${rest.map((r) => `&${r}`).join('')}`);
+      expect({ value, status: res.status }).toEqual({ value, status: 400 });
+      expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+      expect(JSON.stringify(res.body)).toMatch(message);
+    }
+    expect((await admin('GET', `/v1/admin/devices?limit=1&cursor=${cursor}`)).status).toBe(200);
+  });
+
   it('rebinds terminals and sets or clears the policy, effective on the next request', async () => {
     const key = deviceKey('ES256');
     const { id } = (await enroll(key)).body as { id: string };

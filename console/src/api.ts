@@ -100,8 +100,9 @@ export interface Device {
   keys: DeviceKey[];
   createdAt: string;
   updatedAt: string;
-  /** Not in the API yet: shown only when it answers with it. */
-  lastSeenAt?: string | null;
+  /** Last authenticated request, as the broker last flushed it; null: never seen. */
+  lastSeenAt: string | null;
+  softwareVersion: string | null;
 }
 export interface Terminal {
   id: string;
@@ -121,6 +122,10 @@ export interface Page<T> {
   total: number;
   limit: number;
   offset: number;
+}
+/** GET /v1/admin/devices: keyset pages (pass nextCursor back as `cursor`, same filters). */
+export interface DevicePage extends Page<Device> {
+  nextCursor: string | null;
 }
 export interface AuditEvent {
   id: string;

@@ -54,7 +54,9 @@ export const deviceRecordSchema = z.object({
 
 const pageOf = <T extends z.ZodType>(item: T) => z.object({ items: z.array(item), total: z.number().int(), limit: z.number().int(), offset: z.number().int() });
 export const terminalPageSchema = pageOf(terminalRecordSchema);
-export const devicePageSchema = pageOf(deviceRecordSchema);
+export const devicePageSchema = pageOf(deviceRecordSchema).extend({
+  nextCursor: nullableString().describe('Pass back as `cursor` for the next (older) page, with the same filters; null on the last page'),
+});
 
 export const rotatedKeySchema = z.object({
   keyId: z.uuid(),

@@ -67,17 +67,26 @@ export type ListTerminals = z.infer<typeof listTerminalsSchema>;
 
 export const deviceStatusSchema = z.enum(['active', 'disabled', 'revoked']);
 
-export const listDevicesSchema = z.strictObject({
-  ...page,
-  status: deviceStatusSchema.optional(),
-  terminalNumber: terminalNumber.optional(),
-  name: z.string().min(1).max(200).optional().describe('Part of the name, any case'),
-  notSeenSince: z.iso
-    .datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-11-30T08:00:00Z' })
-    .transform((v) => new Date(v))
-    .optional()
-    .describe('Only devices not seen since then (last seen before it, or never); liveness is written every DEVICE_LIVENESS_FLUSH_MS'),
-});
+export const listDevicesSchema = z
+  .strictObject({
+    limit: page.limit,
+    offset: page.offset.describe('Devices to skip (offset paging, kept for existing callers); 0 with `cursor`'),
+    cursor: z
+      .string()
+      .min(1)
+      .max(256)
+      .optional()
+      .describe('nextCursor of the previous page, with the same filters: keyset paging, stable however many devices are enrolled meanwhile'),
+    status: deviceStatusSchema.optional(),
+    terminalNumber: terminalNumber.optional(),
+    name: z.string().min(1).max(200).optional().describe('Part of the name, any case'),
+    notSeenSince: z.iso
+      .datetime({ offset: true, message: 'must be an ISO 8601 date-time, e.g. 2026-11-30T08:00:00Z' })
+      .transform((v) => new Date(v))
+      .optional()
+      .describe('Only devices not seen since then (last seen before it, or never); liveness is written every DEVICE_LIVENESS_FLUSH_MS'),
+  })
+  .refine((q) => q.cursor === undefined || q.offset === 0, { message: 'a cursor page starts where the cursor says: leave offset out', path: ['offset'] });
 export type ListDevices = z.infer<typeof listDevicesSchema>;
 
 export const updateDeviceSchema = z

@@ -12,7 +12,7 @@ import { RequireRoles } from '../operators/require-roles.decorator';
 import { DevicePageDto, DeviceRecordDto, RotatedKeyDto } from './admin.responses';
 import { DeviceIdParams, EnrollDeviceBody, ListDevicesQuery, RotateKeyBody, UpdateDeviceBody } from './admin.schemas';
 import { DevicesService, type RotatedKey } from './devices.service';
-import type { Page } from './page';
+import type { KeysetPage } from './page';
 
 const ID = 'deviceId';
 
@@ -38,10 +38,12 @@ export class DevicesController {
   @Get()
   @RequireRoles('admin', 'auditor')
   @Header('cache-control', 'no-store')
-  @ApiOperation({ summary: 'List devices, newest first, filtered, one page at a time' })
+  @ApiOperation({
+    summary: 'List devices, newest first (enrolled at, then id), filtered, one page at a time: keyset (cursor) or offset paging',
+  })
   @ZodResponse({ status: 200, type: DevicePageDto, description: 'One page of devices' })
   @ApiProblems(400)
-  list(@Query() query: ListDevicesQuery): Promise<Page<DeviceRecord>> {
+  list(@Query() query: ListDevicesQuery): Promise<KeysetPage<DeviceRecord>> {
     return this.devices.list(query);
   }
 

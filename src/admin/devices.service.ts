@@ -8,11 +8,12 @@ import type { DeviceStatus } from '../devices/device';
 import { DeviceDirectory } from '../devices/device-directory';
 import { DeviceEnrollment, type EnrollDevice } from '../devices/device-enrollment';
 import { devicePublicKey } from '../devices/device-keys';
-import { DeviceRepository, type DeviceRecord } from '../devices/device.repository';
+import { DeviceRepository, type DeviceFilter, type DeviceRecord } from '../devices/device.repository';
 import { TerminalRepository } from '../terminals/terminal.repository';
 import { AdminAudit, changedFields, type AdminActor } from './admin-audit';
 import type { ListDevices, RotateKey, UpdateDevice } from './admin.schemas';
-import type { Page } from './page';
+import { decodeDeviceCursor, encodeDeviceCursor } from './device-cursor';
+import type { KeysetPage } from './page';
 
 export interface RotatedKey {
   readonly keyId: string;
@@ -54,12 +55,12 @@ export class DevicesService {
     return this.get(deviceId);
   }
 
-  async list(query: ListDevices): Promise<Page<DeviceRecord>> {
-    const { items, total } = await this.devices.list(
-      { status: query.status, terminalNumber: query.terminalNumber, nameContains: query.name, notSeenSince: query.notSeenSince },
-      { limit: query.limit, offset: query.offset },
-    );
-    return { items, total, limit: query.limit, offset: query.offset };
+  /** One page, after `query.cursor` (keyset: stable while devices are enrolled) or `query.offset` devices. */
+  async list(query: ListDevices): Promise<KeysetPage<DeviceRecord>> {
+    const filter: DeviceFilter = { status: query.status, terminalNumber: query.terminalNumber, nameContains: query.name, notSeenSince: query.notSeenSince };
+    const after = query.cursor === undefined ? undefined : decodeDeviceCursor(query.cursor, filter);
+    const { items, total, next } = await this.devices.list(filter, { limit: query.limit, offset: query.offset, after });
+    return { items, total, limit: query.limit, offset: query.offset, nextCursor: next && encodeDeviceCursor(next, filter) };
   }
 
   async get(deviceId: string, tx?: TxClient): Promise<DeviceRecord> {

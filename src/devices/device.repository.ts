@@ -47,6 +47,20 @@ export interface DeviceFilter {
   readonly notSeenSince?: Date;
 }
 
+/** Where a page of the device list ended, in its order (enrolled at, newest first; then id, descending). */
+export interface DevicePosition {
+  readonly createdAt: Date;
+  readonly id: string;
+}
+
+export interface DeviceListPage {
+  readonly items: DeviceRecord[];
+  /** Devices matching the filter, over all pages. */
+  readonly total: number;
+  /** The last item's position when more devices follow it; null on the last page. */
+  readonly next: DevicePosition | null;
+}
+
 const RECORD_INCLUDE = {
   keys: { orderBy: { createdAt: 'desc' } },
   terminals: { include: { terminal: { select: { terminalNumber: true } } } },
@@ -159,25 +173,33 @@ export class DeviceRepository {
     return row && toRecord(row);
   }
 
-  /** Newest first. */
-  async list(filter: DeviceFilter, page: { limit: number; offset: number }): Promise<{ items: DeviceRecord[]; total: number }> {
+  /**
+   * Newest first: (created_at, id) descending, which the index device_created_at_id_idx serves
+   * read backwards. A page starts after `after` (keyset) or skips `offset` devices.
+   */
+  async list(filter: DeviceFilter, page: { limit: number; offset: number; after?: DevicePosition }): Promise<DeviceListPage> {
     const where: Prisma.DeviceWhereInput = {
       status: filter.status,
       name: filter.nameContains === undefined ? undefined : { contains: filter.nameContains, mode: 'insensitive' },
       terminals: filter.terminalNumber === undefined ? undefined : { some: { terminal: { terminalNumber: filter.terminalNumber } } },
       OR: filter.notSeenSince === undefined ? undefined : [{ lastSeenAt: null }, { lastSeenAt: { lt: filter.notSeenSince } }],
     };
+    const after: Prisma.DeviceWhereInput | undefined = page.after && {
+      OR: [{ createdAt: { lt: page.after.createdAt } }, { createdAt: page.after.createdAt, id: { lt: page.after.id } }],
+    };
     const [rows, total] = await this.prisma.$transaction([
       this.prisma.device.findMany({
-        where,
+        where: after ? { AND: [where, after] } : where,
         include: RECORD_INCLUDE,
         orderBy: [{ createdAt: 'desc' }, { id: 'desc' }],
-        take: page.limit,
+        take: page.limit + 1,
         skip: page.offset,
       }),
       this.prisma.device.count({ where }),
     ]);
-    return { items: rows.map(toRecord), total };
+    const items = rows.slice(0, page.limit);
+    const last = items[items.length - 1];
+    return { items: items.map(toRecord), total, next: rows.length > page.limit ? { createdAt: last.createdAt, id: last.id } : null };
   }
 
   /** Name, policy and/or the full set of terminal bindings; false when the device is gone or revoked. */

@@ -2,7 +2,8 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { sign } from 'jsonwebtoken';
 import { AUDIENCE, TERMINAL, type BrokerHarness } from '../support/broker-harness';
-import { devSignIn, launchChromium, newPage, removeDir, seriousViolations, startConsoleBroker } from './support/console-browser';
+import { DeviceEnrollment } from '../../src/devices/device-enrollment';
+import { cspViolations, devSignIn, launchChromium, newPage, removeDir, seriousViolations, startConsoleBroker } from './support/console-browser';
 
 /** The admin screens in Chromium: terminals (create, edit, disable, enable), enrollment by key and by one-time code. */
 describe('operator console admin screens (Chromium)', () => {
@@ -31,6 +32,14 @@ describe('operator console admin screens (Chromium)', () => {
   });
 
   afterEach(() => expect(problems).toEqual([]));
+
+  /** The device ids of the Devices table's rows, top to bottom. */
+  const shownDeviceIds = async (): Promise<string[]> => {
+    const rows = page.locator('[data-device-id]');
+    const ids: string[] = [];
+    for (let i = 0, n = await rows.count(); i < n; i++) ids.push((await rows.nth(i).getAttribute('data-device-id')) ?? '');
+    return ids;
+  };
 
   it('creates a terminal, keeps the form and shows the problem when the API refuses it, edits and disables it', async () => {
     await devSignIn(page, `${h.baseUrl}/console/terminals`, ['admin']);
@@ -117,6 +126,45 @@ describe('operator console admin screens (Chromium)', () => {
     const keys = ((await get(`/v1/admin/devices/${device.deviceId}`)) as { keys: Array<{ id: string; alg: string }> }).keys;
     expect(keys.map((k) => k.alg)).toEqual(['EdDSA', 'ES256']);
     await page.getByRole('cell', { name: keys[0].id }).waitFor();
+  });
+
+  it('pages the fleet with "Load more devices", the filter kept in the URL: each device once, in the API\'s order', async () => {
+    const enroll = (name: string) =>
+      h.app.get(DeviceEnrollment).enroll(
+        {
+          name,
+          publicKey: generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'jwk' }),
+          terminalNumbers: [TERMINAL],
+          policy: null,
+        },
+        { type: 'operator', id: 'test' },
+        { requestId: `test-${randomUUID().slice(0, 8)}` },
+      );
+    for (let i = 0; i < 30; i++) await enroll(`fleet-${String(i).padStart(2, '0')}`);
+    await enroll('elsewhere');
+    const fromApi = ((await get('/v1/admin/devices?name=fleet&status=active&limit=100')) as { items: Array<{ id: string }> }).items.map((d) => d.id);
+    expect(fromApi).toHaveLength(30);
+
+    await devSignIn(page, `${h.baseUrl}/console/devices`, ['admin']);
+    await page.getByRole('textbox', { name: 'Name contains' }).fill('fleet');
+    await page.getByLabel('Status').selectOption('active');
+    await page.getByRole('button', { name: 'Apply filters' }).click();
+    await page.getByText('Showing 25 of 30 devices').waitFor();
+    const url = new URL(page.url());
+    expect([url.pathname, url.searchParams.get('name'), url.searchParams.get('status')]).toEqual(['/console/devices', 'fleet', 'active']);
+    expect(await shownDeviceIds()).toEqual(fromApi.slice(0, 25));
+    await page.getByRole('button', { name: 'Load more devices' }).click();
+    await page.getByText('Showing 30 of 30 devices (all of them)').waitFor();
+    expect(await shownDeviceIds()).toEqual(fromApi);
+    expect(await page.getByRole('button', { name: 'Load more devices' }).count()).toBe(0);
+    expect({ devices: await seriousViolations(page) }).toEqual({ devices: [] });
+    expect({ devices: await cspViolations(page) }).toEqual({ devices: [] });
+
+    // The shared link opens the same filtered view, form filled in.
+    await devSignIn(page, url.toString(), ['admin']);
+    await page.getByText('Showing 25 of 30 devices').waitFor();
+    await expect(page.getByRole('textbox', { name: 'Name contains' }).inputValue()).resolves.toBe('fleet');
+    await expect(page.getByLabel('Status').inputValue()).resolves.toBe('active');
   });
 
   it('creates a one-time enrollment code and shows it with its QR and expiry', async () => {

@@ -1,28 +1,65 @@
 import { createColumnHelper, flexRender, getCoreRowModel, useReactTable } from '@tanstack/react-table';
-import { useEffect, useMemo, useState, type FormEvent } from 'react';
+import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { Button, Form, Link } from 'react-aria-components';
-import { api, post, patch, qs, type Device, type EventPage, type Page, type Problem } from '../api';
+import { api, post, patch, qs, type Device, type DevicePage, type EventPage, type Problem } from '../api';
 import { useAuth } from '../auth';
-import { navigate, paramsObject, useLocation } from '../router';
+import { navigate, useLocation } from '../router';
 import { Confirm, Empty, Field, Loading, ProblemAlert, SelectField, StatusBadge, fmtTime, problemOf, useApi } from '../ui';
 import { EventTable } from './EventTable';
 
 const col = createColumnHelper<Device>();
 const PAGE = 25;
+const FILTER_KEYS = ['status', 'terminalNumber', 'name'] as const;
+type Filters = Record<(typeof FILTER_KEYS)[number], string>;
 
-/** The fleet: server-side filters (status, terminal, name) in the URL, paged by the API. */
+function filtersFrom(params: URLSearchParams): Filters {
+  const f = {} as Filters;
+  for (const k of FILTER_KEYS) f[k] = params.get(k) ?? '';
+  return f;
+}
+
+/**
+ * The fleet: server-side filters (status, terminal, name) in the URL, newest first, keyset pages
+ * from the API ("Load more devices" appends the page after the last one shown).
+ */
 export function DevicesScreen() {
   const { params } = useLocation();
   const key = params.toString();
-  const q = paramsObject(params);
-  const [form, setForm] = useState({ status: q.status ?? '', terminalNumber: q.terminalNumber ?? '', name: q.name ?? '' });
+  const [form, setForm] = useState<Filters>(() => filtersFrom(params));
+  const [devices, setDevices] = useState<Device[]>([]);
+  const [total, setTotal] = useState(0);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const [loaded, setLoaded] = useState(false);
+  const [loading, setLoading] = useState(false);
+  const [error, setError] = useState<Problem | null>(null);
+  const seq = useRef(0);
+  useEffect(() => setForm(filtersFrom(new URLSearchParams(key))), [key]);
+
+  const load = async (after: string | null) => {
+    const mine = ++seq.current;
+    setLoading(true);
+    setError(null);
+    try {
+      const page = await api<DevicePage>(`/v1/admin/devices${qs({ ...filtersFrom(new URLSearchParams(key)), limit: PAGE, cursor: after })}`);
+      if (mine !== seq.current) return;
+      setDevices((prev) => (after ? [...prev, ...page.items] : page.items));
+      setTotal(page.total);
+      setCursor(page.nextCursor);
+      setLoaded(true);
+    } catch (err) {
+      if (mine === seq.current) setError(problemOf(err));
+    } finally {
+      if (mine === seq.current) setLoading(false);
+    }
+  };
   useEffect(() => {
-    const p = paramsObject(new URLSearchParams(key));
-    setForm({ status: p.status ?? '', terminalNumber: p.terminalNumber ?? '', name: p.name ?? '' });
+    setDevices([]);
+    setCursor(null);
+    setLoaded(false);
+    void load(null);
+    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [key]);
-  const offset = Number(q.offset ?? 0) || 0;
-  const { data, error, loading } = useApi(() => api<Page<Device>>(`/v1/admin/devices${qs({ ...q, limit: PAGE })}`), [key]);
-  const showLastSeen = !!data?.items.some((d) => d.lastSeenAt !== undefined);
+
   const columns = useMemo(
     () => [
       col.accessor('name', { header: 'Name', cell: (c) => <Link href={`/console/devices/${c.row.original.id}`}>{c.getValue()}</Link> }),
@@ -31,16 +68,15 @@ export function DevicesScreen() {
       col.display({ id: 'key', header: 'Key id', cell: (c) => <code>{c.row.original.keys[0]?.id ?? '—'}</code> }),
       col.display({ id: 'alg', header: 'Algorithm', cell: (c) => c.row.original.keys[0]?.alg ?? '—' }),
       col.accessor('createdAt', { header: 'Enrolled at', cell: (c) => fmtTime(c.getValue()) }),
-      ...(showLastSeen ? [col.accessor('lastSeenAt', { header: 'Last seen', cell: (c) => fmtTime(c.getValue()) })] : []),
+      col.accessor('lastSeenAt', { header: 'Last seen', cell: (c) => fmtTime(c.getValue()) }),
     ],
-    [showLastSeen],
+    [],
   );
-  const table = useReactTable({ data: data?.items ?? [], columns, getCoreRowModel: getCoreRowModel(), getRowId: (r) => r.id });
+  const table = useReactTable({ data: devices, columns, getCoreRowModel: getCoreRowModel(), getRowId: (r) => r.id });
   const submit = (e: FormEvent) => {
     e.preventDefault();
     navigate(`/devices${qs(form)}`);
   };
-  const go = (o: number) => navigate(`/devices${qs({ ...q, offset: o || undefined })}`);
   return (
     <>
       <h1>Devices</h1>
@@ -71,9 +107,7 @@ export function DevicesScreen() {
           </Button>
         </div>
       </Form>
-      <ProblemAlert problem={error} />
-      {loading && <Loading what="devices" />}
-      {data && data.items.length === 0 && (
+      {loaded && devices.length === 0 && !error && (
         <Empty>
           <p>No device matches.</p>
           <p>
@@ -81,45 +115,46 @@ export function DevicesScreen() {
           </p>
         </Empty>
       )}
-      {data && data.items.length > 0 && (
-        <>
-          <div className="table-wrap">
-            <table className="table">
-              <caption className="sr-only">Devices</caption>
-              <thead>
-                {table.getHeaderGroups().map((hg) => (
-                  <tr key={hg.id}>
-                    {hg.headers.map((h) => (
-                      <th key={h.id} scope="col">
-                        {flexRender(h.column.columnDef.header, h.getContext())}
-                      </th>
-                    ))}
-                  </tr>
-                ))}
-              </thead>
-              <tbody>
-                {table.getRowModel().rows.map((r) => (
-                  <tr key={r.id}>
-                    {r.getVisibleCells().map((c) => (
-                      <td key={c.id}>{flexRender(c.column.columnDef.cell, c.getContext())}</td>
-                    ))}
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
-          <nav className="pager" aria-label="Device pages">
-            <Button className="button" isDisabled={offset === 0} onPress={() => go(Math.max(0, offset - PAGE))}>
-              Previous
+      {devices.length > 0 && (
+        <div className="table-wrap">
+          <table className="table" data-testid="device-table">
+            <caption className="sr-only">Devices, newest first</caption>
+            <thead>
+              {table.getHeaderGroups().map((hg) => (
+                <tr key={hg.id}>
+                  {hg.headers.map((h) => (
+                    <th key={h.id} scope="col">
+                      {flexRender(h.column.columnDef.header, h.getContext())}
+                    </th>
+                  ))}
+                </tr>
+              ))}
+            </thead>
+            <tbody>
+              {table.getRowModel().rows.map((r) => (
+                <tr key={r.id} data-device-id={r.id}>
+                  {r.getVisibleCells().map((c) => (
+                    <td key={c.id}>{flexRender(c.column.columnDef.cell, c.getContext())}</td>
+                  ))}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+      <ProblemAlert problem={error} />
+      {loading && <Loading what="devices" />}
+      {devices.length > 0 && (
+        <nav className="pager" aria-label="Device pages">
+          <span role="status">
+            Showing {devices.length} of {total} devices{cursor ? '' : ' (all of them)'}
+          </span>
+          {cursor && !loading && (
+            <Button className="button" onPress={() => void load(cursor)}>
+              Load more devices
             </Button>
-            <span>
-              {offset + 1}–{offset + data.items.length} of {data.total}
-            </span>
-            <Button className="button" isDisabled={offset + data.items.length >= data.total} onPress={() => go(offset + PAGE)}>
-              Next
-            </Button>
-          </nav>
-        </>
+          )}
+        </nav>
       )}
     </>
   );
@@ -217,12 +252,14 @@ export function DeviceScreen({ id }: { id: string }) {
               <dt>Enrolled at</dt>
               <dd>{fmtTime(device.createdAt)}</dd>
             </div>
-            {device.lastSeenAt !== undefined && (
-              <div>
-                <dt>Last seen</dt>
-                <dd>{fmtTime(device.lastSeenAt)}</dd>
-              </div>
-            )}
+            <div>
+              <dt>Last seen</dt>
+              <dd>{fmtTime(device.lastSeenAt)}</dd>
+            </div>
+            <div>
+              <dt>Software version</dt>
+              <dd>{device.softwareVersion ?? '—'}</dd>
+            </div>
           </dl>
           {isAdmin && (
             <section aria-labelledby="actions-h">
