@@ -68,9 +68,12 @@ const CALLBACK = `${BASE}/callback`;
  * Signing in. Tokens live in this module's memory only (never localStorage or sessionStorage):
  * a reload signs the operator out. OIDC: authorization code with PKCE (oidc-client-ts); only the
  * transient PKCE verifier and state sit in sessionStorage between the redirect and the callback,
- * which removes them. Renewal before expiry: the refresh token when the IdP gives one; the
- * development token is re-minted at 80 % of its life.
+ * which removes them. Renewal before expiry, at 80 % of the token's life: OIDC with the refresh
+ * token grant when the IdP gave one (no hidden iframe: the CSP allows no frames), the development
+ * token by minting a new one. When renewal is impossible or fails, the token runs out and the API's
+ * refusal is shown over the page, which keeps its state.
  */
+const RENEW_AT = 0.8;
 export function AuthProvider({ children }: { children: ReactNode }) {
   const [config, setConfig] = useState<ConsoleConfig | null>(null);
   const [configError, setConfigError] = useState<Problem | null>(null);
@@ -97,7 +100,23 @@ export function AuthProvider({ children }: { children: ReactNode }) {
     setSession({ kind, subject: subjectOf(access), roles: rolesOf(access, claim), expiresAt });
   }, []);
 
-  const adoptUser = useCallback((user: User, claim: string) => adoptToken(user.access_token, 'oidc', (user.expires_at ?? 0) * 1000, claim), [adoptToken]);
+  /** Runs `renew` at 80 % of the time left; only the latest token's renewal stays scheduled. */
+  const scheduleRenewal = useCallback((expiresAt: number, renew: () => Promise<unknown>) => {
+    window.clearTimeout(renewTimer.current);
+    const left = expiresAt - Date.now();
+    if (left > 0) renewTimer.current = window.setTimeout(() => void renew().catch(() => undefined), left * RENEW_AT);
+  }, []);
+
+  const adoptUser = useCallback(
+    (user: User, claim: string, resource: string | undefined) => {
+      const expiresAt = (user.expires_at ?? 0) * 1000;
+      adoptToken(user.access_token, 'oidc', expiresAt, claim);
+      const um = manager.current;
+      // signinSilent with a refresh token is the refresh token grant; it loads the new user (userLoaded).
+      if (um && user.refresh_token) scheduleRenewal(expiresAt, () => um.signinSilent(resource ? { resource } : {}));
+    },
+    [adoptToken, scheduleRenewal],
+  );
 
   // Load the sign-in settings; finish an OIDC redirect when this is the callback.
   useEffect(() => {
@@ -135,17 +154,13 @@ export function AuthProvider({ children }: { children: ReactNode }) {
         ...(cfg.oidc.resource ? { extraQueryParams: { resource: cfg.oidc.resource }, extraTokenParams: { resource: cfg.oidc.resource } } : {}),
       });
       manager.current = um;
-      um.events.addAccessTokenExpiring(() => {
-        void um.getUser().then((u) => {
-          if (u?.refresh_token) void um.signinSilent().catch(() => undefined);
-        });
-      });
-      um.events.addUserLoaded((u) => adoptUser(u, cfg.rolesClaim));
+      const resource = cfg.oidc.resource;
+      um.events.addUserLoaded((u) => adoptUser(u, cfg.rolesClaim, resource));
       if (window.location.pathname === CALLBACK) {
         setBusy(true);
         try {
           const user = await um.signinRedirectCallback();
-          adoptUser(user, cfg.rolesClaim);
+          adoptUser(user, cfg.rolesClaim, resource);
           const back = typeof user.state === 'string' && user.state.startsWith(`${BASE}/`) ? user.state : `${BASE}/`;
           navigate(back, true);
         } catch (err) {
@@ -174,12 +189,11 @@ export function AuthProvider({ children }: { children: ReactNode }) {
       if (!res.ok || !body.accessToken) {
         throw new ApiError({ status: res.status, title: body.title ?? `HTTP ${res.status}`, detail: body.detail ?? 'Development sign-in failed.' });
       }
-      const lifetime = (body.expiresIn ?? 60) * 1000;
-      adoptToken(body.accessToken, 'development', Date.now() + lifetime, claim);
-      window.clearTimeout(renewTimer.current);
-      renewTimer.current = window.setTimeout(() => void mintDevelopment(devRoles.current, claim).catch(() => undefined), lifetime * 0.8);
+      const expiresAt = Date.now() + (body.expiresIn ?? 60) * 1000;
+      adoptToken(body.accessToken, 'development', expiresAt, claim);
+      scheduleRenewal(expiresAt, () => mintDevelopment(devRoles.current, claim));
     },
-    [adoptToken],
+    [adoptToken, scheduleRenewal],
   );
 
   const signInDevelopment = useCallback(
