@@ -1,7 +1,7 @@
 import { JsonWebTokenError, NotBeforeError, TokenExpiredError } from 'jsonwebtoken';
 import { AuthenticationError } from './errors';
 
-/** Why passport-jwt refused a token (a device's or an operator's), for the audit trail: the caller only learns 401. */
+/** Why passport-jwt refused an operator's token, for the audit trail: the caller only learns 401. */
 export function reasonOf(info: unknown): string {
   if (info instanceof AuthenticationError) return info.reason;
   if (info instanceof TokenExpiredError) return 'token-expired';

@@ -23,12 +23,50 @@ export function devicePublicKey(input: string | Record<string, unknown>): { alg:
   throw new ValidationError('publicKey must be an EC P-256 key (ES256) or an Ed25519 key (EdDSA).');
 }
 
-/** Does the compact JWS carry a valid signature by `key` under `alg`? */
-export function signatureMatches(raw: string, alg: string, key: KeyObject): boolean {
-  const lastDot = raw.lastIndexOf('.');
-  if (lastDot < 0) return false;
-  const signed = Buffer.from(raw.slice(0, lastDot));
-  const signature = Buffer.from(raw.slice(lastDot + 1), 'base64url');
+/** A compact JWS split and its header and payload read, not yet verified: decoded once per request. */
+export interface DeviceToken {
+  readonly header: { readonly alg?: unknown; readonly kid?: unknown };
+  readonly payload: Record<string, unknown>;
+  /** `header.payload`, the signed bytes as text. */
+  readonly signingInput: string;
+  /** The signature part, base64url; empty for an unsigned token. */
+  readonly signature: string;
+}
+
+/** Reads a compact JWS without verifying it; 'malformed-token' when it is not one. */
+export function decodeDeviceToken(raw: string): DeviceToken {
+  const first = raw.indexOf('.');
+  const last = raw.lastIndexOf('.');
+  if (first <= 0 || last === first || raw.indexOf('.', first + 1) !== last) throw new AuthenticationError('malformed-token');
+  const header = jsonObject(raw.slice(0, first));
+  const payload = jsonObject(raw.slice(first + 1, last));
+  return { header, payload, signingInput: raw.slice(0, last), signature: raw.slice(last + 1) };
+}
+
+function jsonObject(part: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(Buffer.from(part, 'base64url').toString('utf8'));
+  } catch {
+    throw new AuthenticationError('malformed-token');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new AuthenticationError('malformed-token');
+  return value as Record<string, unknown>;
+}
+
+/** Does the token carry a valid signature by `key` under `alg`? */
+export function signatureMatches(token: DeviceToken | string, alg: string, key: KeyObject): boolean {
+  let signed: Buffer;
+  let signature: Buffer;
+  if (typeof token === 'string') {
+    const lastDot = token.lastIndexOf('.');
+    if (lastDot < 0) return false;
+    signed = Buffer.from(token.slice(0, lastDot));
+    signature = Buffer.from(token.slice(lastDot + 1), 'base64url');
+  } else {
+    signed = Buffer.from(token.signingInput);
+    signature = Buffer.from(token.signature, 'base64url');
+  }
   try {
     if (alg === 'EdDSA') return key.asymmetricKeyType === 'ed25519' && verify(null, signed, key, signature);
     if (alg === 'ES256') return key.asymmetricKeyType === 'ec' && verify('sha256', signed, { key, dsaEncoding: 'ieee-p1363' }, signature);
@@ -39,28 +77,28 @@ export function signatureMatches(raw: string, alg: string, key: KeyObject): bool
 }
 
 /**
- * EdDSA device tokens, which jsonwebtoken 9 cannot verify: the signature with node:crypto, then
- * what jsonwebtoken checks for ES256 tokens (audience, exp, nbf, with the same clock skew). The
- * strategy's own checks (lifetime, iat, jti, device status) follow for both algorithms.
+ * A device token's signature (node:crypto, ES256 or EdDSA, against the cached KeyObject), then the
+ * standard claims in jsonwebtoken's order and with its refusals: nbf, exp (with the clock skew),
+ * audience. The device-specific checks (lifetime, iat, jti, device status) follow in
+ * DeviceAuthenticator. One path for both algorithms; jsonwebtoken cannot verify EdDSA, and for
+ * ES256 it cost a measured share of the session path (docs/decisions.md).
  */
-export function verifyEdDsaToken(raw: string, key: KeyObject, options: { audience: string; clockSkewSeconds: number }): Record<string, unknown> {
-  const parts = raw.split('.');
-  if (parts.length !== 3) throw new AuthenticationError('malformed-token');
-  if (parts[2] === '') throw new AuthenticationError('unsigned-token');
-  if (!signatureMatches(raw, 'EdDSA', key)) throw new AuthenticationError('bad-signature');
-  let payload: unknown;
-  try {
-    payload = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8'));
-  } catch {
-    throw new AuthenticationError('malformed-token');
-  }
-  if (payload === null || typeof payload !== 'object' || Array.isArray(payload)) throw new AuthenticationError('malformed-token');
-  const claims = payload as Record<string, unknown>;
-  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
-  if (!audiences.includes(options.audience)) throw new AuthenticationError('wrong-audience');
+export function verifyDeviceToken(token: DeviceToken, key: KeyObject, options: { audience: string; clockSkewSeconds: number }): Record<string, unknown> {
+  if (token.signature.trim() === '') throw new AuthenticationError('unsigned-token');
+  const alg = token.header.alg;
+  if (typeof alg !== 'string' || !DEVICE_KEY_ALGS.includes(alg)) throw new AuthenticationError('algorithm-refused');
+  if (!signatureMatches(token, alg, key)) throw new AuthenticationError('bad-signature');
+  const claims = token.payload;
   const now = Date.now() / 1000;
-  if (typeof claims.exp === 'number' && now >= claims.exp + options.clockSkewSeconds) throw new AuthenticationError('token-expired');
-  if (claims.nbf !== undefined && (typeof claims.nbf !== 'number' || now < claims.nbf - options.clockSkewSeconds))
-    throw new AuthenticationError('token-not-yet-valid');
+  if (claims.nbf !== undefined) {
+    if (typeof claims.nbf !== 'number') throw new AuthenticationError('malformed-token');
+    if (claims.nbf > now + options.clockSkewSeconds) throw new AuthenticationError('token-not-yet-valid');
+  }
+  if (claims.exp !== undefined) {
+    if (typeof claims.exp !== 'number') throw new AuthenticationError('malformed-token');
+    if (now >= claims.exp + options.clockSkewSeconds) throw new AuthenticationError('token-expired');
+  }
+  const audiences = Array.isArray(claims.aud) ? (claims.aud as unknown[]) : [claims.aud];
+  if (!audiences.includes(options.audience)) throw new AuthenticationError('wrong-audience');
   return claims;
 }
