@@ -1,5 +1,6 @@
 import { applyDecorators } from '@nestjs/common';
 import { ApiExtraModels, ApiResponse, getSchemaPath } from '@nestjs/swagger';
+import type { OperationObject, ResponseObject } from '@nestjs/swagger/dist/interfaces/open-api-spec.interface';
 import { createZodDto } from 'nestjs-zod';
 import { z } from 'zod';
 import { PROBLEM_CONTENT_TYPE } from './problem-details';
@@ -41,18 +42,39 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   504: 'The gateway did not answer in time',
 };
 
-/** The problem+json error responses a route can end in. */
-export function ApiProblems(...statuses: number[]): MethodDecorator & ClassDecorator {
-  return applyDecorators(
-    ApiExtraModels(ProblemDetails),
-    ...statuses.map((status) =>
-      ApiResponse({
-        status,
+/** The problem+json error responses a route can end in, as OpenAPI response objects by status. */
+export function problemResponses(...statuses: number[]): Record<string, ResponseObject> {
+  return Object.fromEntries(
+    statuses.map((status) => [
+      String(status),
+      {
         description: PROBLEM_DESCRIPTIONS[status] ?? 'Error',
         content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: getSchemaPath(ProblemDetails) } } },
-      }),
-    ),
+      },
+    ]),
   );
+}
+
+/** The problem+json error responses a route can end in (decorator form, for controllers). */
+export function ApiProblems(...statuses: number[]): MethodDecorator & ClassDecorator {
+  const responses = problemResponses(...statuses);
+  return applyDecorators(ApiExtraModels(ProblemDetails), ...statuses.map((status) => ApiResponse({ status, ...responses[String(status)] })));
+}
+
+/** Routes served by Fastify directly rather than by a Nest controller, with their OpenAPI operations (documentFastifyRoute). */
+const fastifyRoutes: Array<{ path: string; method: 'post'; operation: OperationObject }> = [];
+
+/**
+ * Documents a route that Fastify serves directly (so @nestjs/swagger cannot see it): its operation
+ * joins the document (buildOpenApiDocument), referring to schemas by name like the others.
+ */
+export function documentFastifyRoute(path: string, method: 'post', operation: OperationObject): void {
+  if (!fastifyRoutes.some((r) => r.path === path && r.method === method)) fastifyRoutes.push({ path, method, operation });
+}
+
+/** The operations documentFastifyRoute collected. */
+export function fastifyRouteOperations(): ReadonlyArray<{ path: string; method: 'post'; operation: OperationObject }> {
+  return fastifyRoutes;
 }
 
 /*

@@ -1,6 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swagger';
 import { cleanupOpenApiDoc } from 'nestjs-zod';
+import { fastifyRouteOperations } from './openapi';
 
 export const DOCS_PATH = 'docs';
 export const OPENAPI_JSON_PATH = '/openapi.json';
@@ -9,7 +10,8 @@ export const BOOTSTRAP_SCHEME = 'bootstrap-token';
 
 /**
  * The OpenAPI document of every route, built from the controllers' decorators and the zod DTOs
- * they validate with (nestjs-zod turns those into the document's schemas in cleanupOpenApiDoc).
+ * they validate with (nestjs-zod turns those into the document's schemas in cleanupOpenApiDoc),
+ * plus the operations of the routes Fastify serves directly (documentFastifyRoute).
  */
 export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject {
   const config = new DocumentBuilder()
@@ -24,7 +26,10 @@ export function buildOpenApiDocument(app: NestFastifyApplication): OpenAPIObject
     .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT', description: 'Device token (ES256/EdDSA, own key)' }, 'device-jwt')
     .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The local bootstrap token (BOOTSTRAP_TOKEN_FILE); development only' }, BOOTSTRAP_SCHEME)
     .build();
-  return cleanupOpenApiDoc(SwaggerModule.createDocument(app, config), { version: '3.0' });
+  const document = SwaggerModule.createDocument(app, config);
+  // Routes Fastify serves directly (POST /v1/sessions) are documented by their module.
+  for (const { path, method, operation } of fastifyRouteOperations()) document.paths[path] = { ...document.paths[path], [method]: operation };
+  return cleanupOpenApiDoc(document, { version: '3.0' });
 }
 
 /** Swagger UI at /docs and the JSON document at /openapi.json. */
