@@ -138,8 +138,15 @@ function text(value: string | undefined, max: number): string | null {
  * followed by `u0000` into invalid JSON.)
  */
 function json(value: object | null | undefined): string | null {
-  return value === undefined || value === null ? null : JSON.stringify(cleanJson(value));
+  if (value === undefined || value === null) return null;
+  // The usual case costs one JSON.stringify: NUL and lone surrogates come out of it as \u
+  // escapes (well-formed pairs stay raw), so text without such an escape has nothing to clean.
+  const serialised = JSON.stringify(value);
+  return MAYBE_UNWRITABLE_ESCAPE.test(serialised) ? JSON.stringify(cleanJson(value)) : serialised;
 }
+
+/** `\u0000` or `\ud800`-`\udfff` in JSON text (an escaped backslash before `u0000` also matches: then the slow path decides). */
+const MAYBE_UNWRITABLE_ESCAPE = /\\u(?:0000|[dD][89abcdefABCDEF])/;
 
 /** A copy of `value` as JSON.stringify would see it, with every string cleaned. */
 export function cleanJson(value: unknown): unknown {
