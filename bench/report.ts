@@ -28,6 +28,9 @@ interface Report {
     anchorCpuUs: number;
     openAddedP50: number;
     openAddedP99: number;
+    /** The anchor at the broker's open-model rate: its p99 over the direct call (NaN without the anchor). */
+    openAnchorAddedP99: number;
+    openAnchor?: RunResult;
     openBroker: RunResult;
     openFloor: RunResult;
     peakRss: number;
@@ -89,6 +92,7 @@ export function writeBenchmarkSection(r: Report): void {
     `| broker latency p50 / p95 / p99 (closed loop) | ${f(s.p50, 2)} / ${f(s.p95, 2)} / ${f(s.p99, 2)} ms | — |`,
     `| latency added over the direct call, closed loop p50 / p99 | ${f(s.p50 - s.floorP50, 2)} / ${f(s.p99 - s.floorP99, 2)} ms | — |`,
     `| latency added at ${f(s.openBroker.perSecond, 0)} sessions/s, half the broker's saturation (open model) p50 / p99 | ${f(s.openAddedP50, 2)} / ${f(s.openAddedP99, 2)} ms | p99 ≤ 5 ms |`,
+    `| the anchor at the same rate (open model): p99 added | ${s.openAnchor ? `${f(s.openAnchorAddedP99, 2)} ms` : 'n/a'} | — |`,
     `| broker CPU per issued session | ${f(s.cpuUs, 0)} µs | — |`,
     `| Postgres commits per issued session | ${f(s.commits, 3)} | ≤ 0.2 |`,
     `| broker peak RSS | ${f(s.peakRss, 0)} MiB | — |`,
@@ -100,6 +104,9 @@ export function writeBenchmarkSection(r: Report): void {
     runs,
     `| open floor | ${f(s.openFloor.perSecond, 0)} | ${f(s.openFloor.p50, 2)} | | ${f(s.openFloor.p99, 2)} | ${s.openFloor.non2xx} | | |`,
     `| open broker | ${f(s.openBroker.perSecond, 0)} | ${f(s.openBroker.p50, 2)} | | ${f(s.openBroker.p99, 2)} | ${s.openBroker.non2xx} | | |`,
+    ...(s.openAnchor
+      ? [`| open anchor | ${f(s.openAnchor.perSecond, 0)} | ${f(s.openAnchor.p50, 2)} | | ${f(s.openAnchor.p99, 2)} | ${s.openAnchor.non2xx} | | |`]
+      : []),
     '',
     r.scaleOut
       ? `Scale-out: one broker ${f(r.scaleOut.one, 0)} sessions/s, two brokers (same machine, load split over two ports) ${f(r.scaleOut.two, 0)} sessions/s (${f(r.scaleOut.two / r.scaleOut.one, 2)}×)` +

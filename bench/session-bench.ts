@@ -131,7 +131,7 @@ async function brokerRun(label: string, fleet: BenchFleet, broker: Proc, port: n
   };
 }
 
-async function anchorRun(label: string, anchor: PerfAnchor, durationS: number): Promise<AnchorRun> {
+async function anchorRun(label: string, anchor: PerfAnchor, durationS: number, rate?: number): Promise<AnchorRun> {
   const tokens = anchor.tokens(Math.ceil(expectedRate * durationS * 1.6) + 1000);
   const cpu0 = anchor.proto.cpuSeconds();
   const result = await runLoad({
@@ -140,11 +140,12 @@ async function anchorRun(label: string, anchor: PerfAnchor, durationS: number): 
     path: '/v1/sessions',
     connections: CONNECTIONS,
     durationS,
+    overallRate: rate,
     okStatus: 201,
     next: (i) => ({ headers: { 'content-type': 'application/json', authorization: `Bearer ${tokens[i % tokens.length]}` }, body: anchor.body }),
   });
   const cpuUsPerSession = ((anchor.proto.cpuSeconds() - cpu0) * 1e6) / Math.max(1, result.ok);
-  expectedRate = Math.max(expectedRate, result.perSecond);
+  if (rate === undefined) expectedRate = Math.max(expectedRate, result.perSecond);
   return { ...result, cpuUsPerSession };
 }
 
@@ -235,6 +236,9 @@ async function main(): Promise<void> {
     log(line(openFloor));
     const openBroker = await brokerRun('open broker', fleet, broker, BROKER_PORTS[0], DURATION_S, openRate);
     log(line(openBroker));
+    // The hand-written pipeline at the same rate: what this machine allows the added p99 to be.
+    const openAnchor = anchor ? await anchorRun('open anchor', anchor, DURATION_S, openRate) : undefined;
+    if (openAnchor) log(line(openAnchor));
     const peakRss = broker.peakRssMiB();
 
     let scaleOut: { one: number; two: number; cpuUsPerSession: number[] } | undefined;
@@ -298,6 +302,8 @@ async function main(): Promise<void> {
       anchorCpuUs: anchors.length ? median(anchors.map((a) => a.cpuUsPerSession)) : NaN,
       openAddedP50: openBroker.p50 - openFloor.p50,
       openAddedP99: openBroker.p99 - openFloor.p99,
+      openAnchorAddedP99: openAnchor ? openAnchor.p99 - openFloor.p99 : NaN,
+      openAnchor,
       openBroker,
       openFloor,
       peakRss,
@@ -386,7 +392,8 @@ async function brokerMemory(proc: Proc, port: number): Promise<BrokerMemory> {
     try {
       const res = await fetch(url);
       if (!res.ok) continue;
-      const m = /^nodejs_heap_size_used_bytes (\S+)$/m.exec(await res.text());
+      // Default metrics carry the broker_ prefix (src/metrics/broker-metrics.ts).
+      const m = /^broker_nodejs_heap_size_used_bytes (\S+)$/m.exec(await res.text());
       if (m) {
         heapUsedMiB = Number(m[1]) / 2 ** 20;
         break;
