@@ -45,8 +45,10 @@ export async function createApp(options: AppOptions = {}): Promise<NestFastifyAp
   });
   // The one log line per request (Fastify's hook, not pino-http through middleware: see logging.ts).
   installRequestLog(fastify);
-  fastify.addHook('onSend', async (request, reply) => {
+  // Callback style: an async hook costs every response a promise.
+  fastify.addHook('onSend', (request, reply, payload, done) => {
     void reply.header('x-request-id', request.id);
+    done(null, payload);
   });
   setupOpenApi(app);
   return app;
