@@ -11,9 +11,9 @@ export interface RequestContext {
   claimedDeviceId?: string;
   /** The operator the token claimed, likewise. */
   claimedOperator?: string;
-  /** The authenticated device (set by the device JWT strategy). */
+  /** The authenticated device (set by DeviceAuthenticator). */
   deviceId?: string;
-  /** The terminal the request is about (set by the session controller), for the log line. */
+  /** The terminal the request is about (set by the session route), for the log line. */
   terminalNumber?: string;
   /** The URL as the log line shows it: the route pattern with secret parameters blanked. */
   loggedUrl?: string;
