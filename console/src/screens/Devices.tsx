@@ -1,10 +1,11 @@
-import { createColumnHelper, flexRender, getCoreRowModel, useReactTable } from '@tanstack/react-table';
+import { createColumnHelper, getCoreRowModel, useReactTable } from '@tanstack/react-table';
 import { useEffect, useMemo, useRef, useState, type FormEvent } from 'react';
 import { Button, Form, Link } from 'react-aria-components';
 import { api, post, patch, qs, type Device, type DevicePage, type EventPage, type Problem } from '../api';
 import { useAuth } from '../auth';
 import { navigate, useLocation } from '../router';
 import { Confirm, Empty, Field, Loading, ProblemAlert, SelectField, StatusBadge, fmtTime, problemOf, useApi } from '../ui';
+import { DataTable } from './DataTable';
 import { EventTable } from './EventTable';
 
 const col = createColumnHelper<Device>();
@@ -115,33 +116,7 @@ export function DevicesScreen() {
           </p>
         </Empty>
       )}
-      {devices.length > 0 && (
-        <div className="table-wrap">
-          <table className="table" data-testid="device-table">
-            <caption className="sr-only">Devices, newest first</caption>
-            <thead>
-              {table.getHeaderGroups().map((hg) => (
-                <tr key={hg.id}>
-                  {hg.headers.map((h) => (
-                    <th key={h.id} scope="col">
-                      {flexRender(h.column.columnDef.header, h.getContext())}
-                    </th>
-                  ))}
-                </tr>
-              ))}
-            </thead>
-            <tbody>
-              {table.getRowModel().rows.map((r) => (
-                <tr key={r.id} data-device-id={r.id}>
-                  {r.getVisibleCells().map((c) => (
-                    <td key={c.id}>{flexRender(c.column.columnDef.cell, c.getContext())}</td>
-                  ))}
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
+      {devices.length > 0 && <DataTable table={table} caption="Devices, newest first" testId="device-table" rowAttribute="data-device-id" />}
       <ProblemAlert problem={error} />
       {loading && <Loading what="devices" />}
       {devices.length > 0 && (

@@ -1,8 +1,9 @@
-import { createColumnHelper, flexRender, getCoreRowModel, useReactTable } from '@tanstack/react-table';
+import { createColumnHelper, getCoreRowModel, useReactTable } from '@tanstack/react-table';
 import { useMemo, useState } from 'react';
 import { Button, Dialog, Heading, Modal, ModalOverlay } from 'react-aria-components';
 import type { AuditEvent } from '../api';
 import { StatusBadge, fmtTime } from '../ui';
+import { DataTable } from './DataTable';
 
 const col = createColumnHelper<AuditEvent>();
 
@@ -36,31 +37,7 @@ export function EventTable({ events, caption }: { events: AuditEvent[]; caption:
   const table = useReactTable({ data: events, columns, getCoreRowModel: getCoreRowModel(), getRowId: (r) => r.id });
   return (
     <>
-      <div className="table-wrap">
-        <table className="table" data-testid="event-table">
-          <caption className="sr-only">{caption}</caption>
-          <thead>
-            {table.getHeaderGroups().map((hg) => (
-              <tr key={hg.id}>
-                {hg.headers.map((h) => (
-                  <th key={h.id} scope="col">
-                    {flexRender(h.column.columnDef.header, h.getContext())}
-                  </th>
-                ))}
-              </tr>
-            ))}
-          </thead>
-          <tbody>
-            {table.getRowModel().rows.map((r) => (
-              <tr key={r.id} data-event-id={r.id}>
-                {r.getVisibleCells().map((c) => (
-                  <td key={c.id}>{flexRender(c.column.columnDef.cell, c.getContext())}</td>
-                ))}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable table={table} caption={caption} testId="event-table" rowAttribute="data-event-id" />
       <ModalOverlay className="overlay" isOpen={open !== null} onOpenChange={(o) => !o && setOpen(null)} isDismissable>
         <Modal className="drawer">
           <Dialog className="dialog">
