@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from 'node:util';
 import { Injectable } from '@nestjs/common';
-import type { AuditEventInput, AuditOrigin } from '../audit/audit-event';
+import type { AuditEventInput } from '../audit/audit-event';
+import type { AuditOrigin } from '../http/audit-origin';
 import { AuditTransactions, type TxClient } from '../audit/audit-transactions';
 import type { OperatorPrincipal } from '../operators/operator';
 

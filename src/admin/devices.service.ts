@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import type { AuditOrigin } from '../audit/audit-event';
+import type { AuditOrigin } from '../http/audit-origin';
 import type { TxClient } from '../audit/audit-transactions';
 import { ConflictError, NotFoundError, ValidationError } from '../common/errors';
 import { AppConfig } from '../config/app-config';

@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { AuditOrigin } from '../audit/audit-event';
+import type { AuditOrigin } from '../http/audit-origin';
 import { ConflictError, NotFoundError, ValidationError } from '../common/errors';
 import { AppConfig } from '../config/app-config';
 import { GatewayRegistry } from '../gateways/gateway-registry';

@@ -24,6 +24,3 @@ export interface AuditEventInput {
   readonly details?: object;
   readonly occurredAt?: Date;
 }
-
-/** Request facts every event of one HTTP request shares: declared in src/http/audit-origin.ts. */
-export type { AuditOrigin } from '../http/audit-origin';

@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { z } from 'zod';
-import type { AuditActorType, AuditOrigin } from '../audit/audit-event';
+import type { AuditActorType } from '../audit/audit-event';
+import type { AuditOrigin } from '../http/audit-origin';
 import { AuditTransactions, type TxClient } from '../audit/audit-transactions';
 import { ConflictError, ValidationError } from '../common/errors';
 import { scopePolicySchema } from '../policy/scope-policy';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import type { AuditEventInput, AuditOrigin } from '../audit/audit-event';
+import type { AuditEventInput } from '../audit/audit-event';
+import type { AuditOrigin } from '../http/audit-origin';
 import { AuditTransactions } from '../audit/audit-transactions';
 import { AuditTrail } from '../audit/audit-trail';
 import { BrokerError, ConflictError, NotFoundError, ValidationError } from '../common/errors';

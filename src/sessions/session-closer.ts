@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import { Injectable } from '@nestjs/common';
-import type { AuditOrigin } from '../audit/audit-event';
+import type { AuditOrigin } from '../http/audit-origin';
 import { AuditTrail } from '../audit/audit-trail';
 import { SessionFingerprinter } from '../audit/session-fingerprint';
 import { AuditUnavailableError, BrokerError, ConflictError, DependencyUnavailableError, ForbiddenError, NotFoundError } from '../common/errors';

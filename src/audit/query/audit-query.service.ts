@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { AuditOrigin } from '../audit-event';
+import type { AuditOrigin } from '../../http/audit-origin';
 import { AuditTrail } from '../audit-trail';
 import { SessionFingerprinter } from '../session-fingerprint';
 import { Readable } from 'node:stream';
