@@ -21,6 +21,7 @@ import { startNode, waitForReady, type Proc } from './processes';
 const EVENTS = Number(argValue('--events') ?? 5_000_000);
 const PORT = Number(argValue('--port') ?? 18_180);
 const SAMPLES = 200;
+const STATS_SAMPLES = 30;
 const SEED_CHUNK = 250_000;
 const BASE = `http://127.0.0.1:${PORT}`;
 
@@ -79,22 +80,32 @@ async function get(path: string, token: string): Promise<{ status: number; body:
   return { status: res.statusCode, body: await res.body.text() };
 }
 
-/** SAMPLES sequential requests (closed loop, one connection); `pathFor(i)` varies the parameters. */
-async function latency(label: string, auth: BenchOperatorAuth, pathFor: (i: number) => string): Promise<Timed> {
+/**
+ * SAMPLES sequential requests (closed loop, one connection); `pathFor(i)` varies the parameters.
+ * `rowsOf`: the rows an answer holds (events of a page by default; buckets of a stats answer).
+ */
+async function latency(
+  label: string,
+  auth: BenchOperatorAuth,
+  pathFor: (i: number) => string,
+  rowsOf: (body: string) => number = (body) => (JSON.parse(body) as { events: unknown[] }).events.length,
+  samplesWanted = SAMPLES,
+  warmUp = 10,
+): Promise<Timed> {
   const samples: number[] = [];
   let rows = 0;
-  for (let i = 0; i < SAMPLES + 10; i++) {
+  for (let i = 0; i < samplesWanted + warmUp; i++) {
     const t0 = performance.now();
     const res = await get(pathFor(i), auth.token());
     const ms = performance.now() - t0;
     if (res.status !== 200) throw new Error(`${label}: HTTP ${res.status} ${res.body.slice(0, 300)}`);
-    if (i >= 10) {
+    if (i >= warmUp) {
       samples.push(ms);
-      rows += (JSON.parse(res.body) as { events: unknown[] }).events.length;
+      rows += rowsOf(res.body);
     }
   }
-  const result = { label, p50: pct(samples, 50), p95: pct(samples, 95), max: Math.max(...samples), rows: rows / SAMPLES };
-  log(`${label}: p50 ${f(result.p50)} ms, p95 ${f(result.p95)} ms, max ${f(result.max)} ms, ${f(result.rows, 0)} rows/page`);
+  const result = { label, p50: pct(samples, 50), p95: pct(samples, 95), max: Math.max(...samples), rows: rows / samplesWanted };
+  log(`${label}: p50 ${f(result.p50)} ms, p95 ${f(result.p95)} ms, max ${f(result.max)} ms, ${f(result.rows, 0)} rows/answer`);
   return result;
 }
 
@@ -231,6 +242,30 @@ async function main(): Promise<void> {
       ),
     );
 
+    // The Activity screen's queries (GET /v1/audit/stats): counts per bucket, computed over the window's events.
+    const bucketsOf = (body: string) => (JSON.parse(body) as { buckets: unknown[] }).buckets.length;
+    // Fewer samples than the pages: a stats answer aggregates a whole window (hundreds of ms).
+    const statsLatency = (label: string, pathFor: (i: number) => string) => latency(label, auth, pathFor, bucketsOf, STATS_SAMPLES, 3);
+    const dayFrom = encodeURIComponent(new Date(lastAt - 86_400_000).toISOString());
+    const monthFrom = encodeURIComponent(new Date(lastAt - 30 * 86_400_000).toISOString());
+    // Bounded by the history's last event: the seeded history ends before today.
+    const until = `&to=${encodeURIComponent(new Date(lastAt + 1).toISOString())}`;
+    const stats: Timed[] = [];
+    stats.push(await statsLatency('stats: last 24 hours by hour', () => `/v1/audit/stats?from=${dayFrom}${until}&bucket=hour`));
+    stats.push(
+      await statsLatency(
+        'stats: last 7 days by hour, per terminal',
+        () => `/v1/audit/stats?from=${encodeURIComponent(weekFrom)}${until}&bucket=hour&groupBy=terminal`,
+      ),
+    );
+    stats.push(await statsLatency('stats: last 30 days by day', () => `/v1/audit/stats?from=${monthFrom}${until}&bucket=day`));
+    stats.push(
+      await statsLatency(
+        'stats: one terminal, last 30 days by day',
+        (i) => `/v1/audit/stats?terminalNumber=${terminalNumber(i * 7)}&from=${monthFrom}${until}&bucket=day`,
+      ),
+    );
+
     // Export windows of ~200k and ~1M events: a flat RSS means the peak does not grow with size.
     const window = (n: number) =>
       `from=${encodeURIComponent(occurredAtOf(middle).toISOString())}&to=${encodeURIComponent(occurredAtOf(middle + n).toISOString())}`;
@@ -264,6 +299,7 @@ async function main(): Promise<void> {
       sealSeconds,
       sealRate,
       pages,
+      stats,
       exports,
       verify: { events: report.eventsChecked, seals: report.sealsChecked, seconds: verifySeconds, rate: verifyRate },
     });
@@ -348,6 +384,7 @@ interface Results {
   sealSeconds: number;
   sealRate: number;
   pages: Timed[];
+  stats: Timed[];
   exports: ExportRun[];
   verify: { events: number; seals: number; seconds: number; rate: number };
 }
@@ -365,6 +402,8 @@ interface RunSummary {
   insertUs?: number;
   insertPartitionUs?: number;
   pagesP95: Record<string, number>;
+  /** Absent in runs from before the stats queries were measured. */
+  statsP95?: Record<string, number>;
   exports: Record<string, number>;
 }
 const DATA = '<!-- audit-bench:data ';
@@ -373,6 +412,7 @@ function comparison(runs: RunSummary[]): string[] {
   const row = (name: string, cell: (r: RunSummary) => string, target = '—') => `| ${name} | ${runs.map(cell).join(' | ')} | ${target} |`;
   const pageLabels = [...new Set(runs.flatMap((r) => Object.keys(r.pagesP95)))];
   const exportLabels = [...new Set(runs.flatMap((r) => Object.keys(r.exports)))];
+  const statsLabels = [...new Set(runs.flatMap((r) => Object.keys(r.statsP95 ?? {})))];
   return [
     `| figure | ${runs.map((r) => `${r.label} (${r.date.slice(0, 10)})`).join(' | ')} | target |`,
     `| --- | ${runs.map(() => '---').join(' | ')} | --- |`,
@@ -380,6 +420,7 @@ function comparison(runs: RunSummary[]): string[] {
     row('machine load during the run', (r) => r.load ?? 'not recorded'),
     row('worst p95 of the page queries', (r) => `${f(r.worstP95)} ms`, '< 50 ms'),
     ...pageLabels.map((l) => row(`p95: ${l}`, (r) => (l in r.pagesP95 ? `${f(r.pagesP95[l])} ms` : '—'))),
+    ...statsLabels.map((l) => row(`p95: ${l}`, (r) => (r.statsP95 && l in r.statsP95 ? `${f(r.statsP95[l])} ms` : 'not measured'))),
     row('slowest export', (r) => `${f(r.slowestExport, 0)} rows/s`, '≥ 100,000 rows/s'),
     ...exportLabels.map((l) => row(`export: ${l}`, (r) => (l in r.exports ? `${f(r.exports[l], 0)} rows/s` : '—'))),
     row('verify', (r) => `${f(r.verifyRate, 0)} events/s`),
@@ -418,6 +459,7 @@ function writeSection(r: Results): void {
     insertUs: r.insert.parentUs,
     insertPartitionUs: r.insert.partitionUs,
     pagesP95: Object.fromEntries(r.pages.map((p) => [p.label, p.p95])),
+    statsP95: Object.fromEntries(r.stats.map((p) => [p.label, p.p95])),
     exports: Object.fromEntries(r.exports.map((e) => [e.label.replace(/\d+(\.\d+)?M rows/, 'large window'), e.rowsPerSecond])),
   };
   const kept = runs.filter((x) => x.label !== label);
@@ -441,7 +483,7 @@ function writeSection(r: Results): void {
       `(${r.tableSize} with indexes): two per request over 200 terminals and 1,000 devices, 94 % issued, 3.5 % failed ` +
       '(303/405/455/456/457), 2.5 % denied. Broker: compiled (`dist/src/main.js`, `LOG_LEVEL=warn`, `NODE_ENV=test` because ' +
       'production insists on Vault for secrets), over HTTP on loopback, its own background sealer sealing everything first; ' +
-      `each figure of a page is ${SAMPLES} sequential requests after 10 warm-up ones (each request also writes its ` +
+      `each figure of a page is ${SAMPLES} sequential requests after 10 warm-up ones, of a stats query ${STATS_SAMPLES} after 3 (each request also writes its ` +
       'own `audit.events.listed` access event before answering).',
     '',
     '| figure | value | target |',
@@ -455,6 +497,10 @@ function writeSection(r: Results): void {
     '| page query | p50 ms | p95 ms | max ms | rows/page |',
     '| --- | --- | --- | --- | --- |',
     ...r.pages.map((p) => `| ${p.label} | ${f(p.p50)} | ${f(p.p95)} | ${f(p.max)} | ${f(p.rows, 0)} |`),
+    '',
+    '| stats query (Activity screen) | p50 ms | p95 ms | max ms | buckets/answer |',
+    '| --- | --- | --- | --- | --- |',
+    ...r.stats.map((p) => `| ${p.label} | ${f(p.p50)} | ${f(p.p95)} | ${f(p.max)} | ${f(p.rows, 0)} |`),
     '',
     '| export | rows | s | rows/s | MiB | broker RSS before | peak, first half | peak, second half |',
     '| --- | --- | --- | --- | --- | --- | --- | --- |',
