@@ -4,6 +4,15 @@ import { isAbsolute, join } from 'node:path';
 import { request } from 'undici';
 
 const DIST = join(__dirname, '..');
+
+/**
+ * The NODE_OPTIONS the production image starts the broker with (docker/Dockerfile's `ENV
+ * NODE_OPTIONS`), so that a bench measures the broker as it runs in production; '' without one.
+ */
+export function productionNodeOptions(): string {
+  const dockerfile = readFileSync(join(DIST, '..', 'docker', 'Dockerfile'), 'utf8');
+  return /^ENV NODE_OPTIONS="([^"]*)"\s*$/m.exec(dockerfile)?.[1] ?? '';
+}
 const CLK_TCK = 100; // Linux USER_HZ
 
 export interface Proc {

@@ -18,7 +18,7 @@ import { buildGetSessionIdRequest } from '../src/gateways/hyp/hyp-xml';
 import { createFleet, missingIssuedEvents, pgCounters, pointTerminalsAt, type BenchFleet } from './bench-setup';
 import { median, runLoad, type RunResult } from './load';
 import { startPerfAnchor, type PerfAnchor } from './anchor';
-import { startNode, waitForReady, type Proc } from './processes';
+import { productionNodeOptions, startNode, waitForReady, type Proc } from './processes';
 import { summariseProfile, type CpuProfile } from './profile-summary';
 import { writeBenchmarkSection, type BrokerMemory, type FleetComparison } from './report';
 import { startVaultDouble, type VaultDouble } from '../test/support/vault-double';
@@ -75,6 +75,8 @@ let vault: VaultDouble;
 function brokerEnv(fleet: BenchFleet, port: number): Record<string, string> {
   return {
     NODE_ENV: 'production',
+    // The production image's V8 settings (docker/Dockerfile).
+    NODE_OPTIONS: productionNodeOptions(),
     HOST: '127.0.0.1',
     PORT: String(port),
     LOG_LEVEL: 'info',
