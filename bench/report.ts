@@ -144,7 +144,8 @@ function fleetSection(fl: FleetComparison): string {
     '',
     'Cache bounds: device keys/status/bindings and terminals are each an LRU of at most 100,000 entries living',
     '`DEVICE_CACHE_TTL_MS` (src/common/ttl-cache.ts); merchant secrets hold one entry per credential reference in use, dropped',
-    'once older than `VAULT_MAX_STALENESS_MS` unless used (src/secrets/vault/vault-secrets.provider.ts). The heap difference',
-    'between the two brokers is what the caches of the larger fleet hold.',
+    'once older than `VAULT_MAX_STALENESS_MS` unless used (src/secrets/vault/vault-secrets.provider.ts). The heap in use is',
+    'one reading after the runs (it includes garbage not yet collected, so it can be lower for the larger fleet); the peak RSS',
+    'difference between the two brokers is the better bound on what the caches of the larger fleet hold.',
   ].join('\n');
 }
