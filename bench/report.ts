@@ -75,7 +75,7 @@ export function writeBenchmarkSection(r: Report): void {
     START,
     '## Session issuance (`npm run bench`)',
     '',
-    `Command: \`npm run bench${r.quick ? ' -- --quick' : ''}\` (written by the run itself, ${new Date().toISOString()}).`,
+    `Command: \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(' ')}` : ''}\` (written by the run itself, ${new Date().toISOString()}).`,
     `Machine: ${r.machine}; load generator, broker, sandbox and Postgres share it.`,
     'Broker: compiled, `NODE_ENV=production`, `LOG_LEVEL=info` (one log line per request), real Postgres, Redis for limits and jti, audit durable before the reply;',
     r.anchorFound
