@@ -68,3 +68,11 @@ export function deadlineOf(req: FastifyRequest, fallbackMs: number): number {
 export function answeredByDeadline(req: FastifyRequest): boolean {
   return requestContext(req).answeredByDeadline === true;
 }
+
+/**
+ * The request deadline already answered 503 (a dependency hung): the late result must not be sent
+ * a second time. Thrown, it ends in the problem filter, which sends nothing on a sent reply.
+ */
+export function lateResult(): DependencyUnavailableError {
+  return new DependencyUnavailableError('The request deadline passed before the answer was ready.');
+}

@@ -3,7 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
 import { getSchemaPath } from '@nestjs/swagger';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { DependencyUnavailableError, ValidationError } from '../common/errors';
+import { ValidationError } from '../common/errors';
 import { validationErrorOf } from '../common/zod-issues';
 import { AppConfig } from '../config/app-config';
 import type { DevicePrincipal } from '../devices/device';
@@ -13,7 +13,7 @@ import { documentFastifyRoute, problemResponses } from '../http/openapi';
 import { requestContext } from '../http/request-context';
 import { IdempotentIssuance } from '../idempotency/idempotent-issuance';
 import { DeviceRateLimitGuard } from '../rate-limits/rate-limit-guards';
-import { answeredByDeadline, deadlineOf, RequestDeadline } from './request-deadline';
+import { answeredByDeadline, deadlineOf, lateResult, RequestDeadline } from './request-deadline';
 import { IssuedSession, SessionIssuer } from './session-issuer';
 import { SessionRequestBody, sessionRequestSchema } from './session-request.schema';
 import { IssuedSessionDto } from './session.openapi';
@@ -71,8 +71,7 @@ export class SessionRoute implements OnModuleInit {
     if (answeredByDeadline(req)) {
       // The device got a 503, not this session: the trail must say so next to its session.issued.
       await this.issuer.withheld(device, session, auditOrigin(req)).catch(() => undefined);
-      // The deadline already answered: the problem filter sends nothing on a sent reply.
-      throw new DependencyUnavailableError('The request deadline passed before the answer was ready.');
+      throw lateResult();
     }
     void reply.code(201).header('cache-control', 'no-store');
     return session;

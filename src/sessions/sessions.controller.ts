@@ -7,9 +7,9 @@ import { DeviceAuthGuard } from '../devices/device-auth.guard';
 import { auditOrigin } from '../http/audit-origin';
 import { ApiProblems } from '../http/openapi';
 import { DeviceRateLimitGuard } from '../rate-limits/rate-limit-guards';
-import { DependencyUnavailableError, ValidationError } from '../common/errors';
+import { ValidationError } from '../common/errors';
 import { AppConfig } from '../config/app-config';
-import { answeredByDeadline, deadlineOf } from './request-deadline';
+import { answeredByDeadline, deadlineOf, lateResult } from './request-deadline';
 import { SessionCloser } from './session-closer';
 import { SessionRequestBody } from './session-request.schema';
 import { IssuedSessionDto } from './session.openapi';
@@ -48,12 +48,4 @@ export class SessionsController {
     await this.closer.close(device, sessionId, auditOrigin(req), deadlineOf(req, this.config.values.REQUEST_DEADLINE_MS));
     if (answeredByDeadline(req)) throw lateResult();
   }
-}
-
-/**
- * The request deadline already answered 503 (a dependency hung): the late result must not be sent
- * a second time. Thrown, it ends in the problem filter, which sends nothing on a sent reply.
- */
-function lateResult(): DependencyUnavailableError {
-  return new DependencyUnavailableError('The request deadline passed before the answer was ready.');
 }
